@@ -1,0 +1,115 @@
+# dnateq — build, test, reproduce.  `make help` lists the targets.
+#
+# Layout: src/*.c and src/quant/*.c -> build/libdnateq.a;
+#         experiments/<name>.c       -> build/bin/dnateq-<name>;
+#         tests/test_<name>.c        -> build/test/test_<name> (ASan+UBSan).
+
+SHELL   := /bin/bash
+CC      ?= cc
+PKGS    := gsl hdf5 openblas inih zlib
+OPT     ?= -O2
+CFLAGS  := -std=c11 $(OPT) -Wall -Wextra -Werror -fopenmp -D_DEFAULT_SOURCE
+# pkg-config is queried lazily so that `make deps` works before it exists.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS   = $(PKG_LIBS) -lm
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+THREADS ?= 2
+QUICK   ?=
+
+LIB_SRC  := $(sort $(wildcard src/*.c src/quant/*.c))
+DRV_SRC  := $(sort $(wildcard experiments/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_SUPPORT := $(sort $(filter-out $(TEST_SRC),$(wildcard tests/*.c)))
+
+LIB_OBJ  := $(LIB_SRC:src/%.c=build/obj/%.o)
+SAN_OBJ  := $(LIB_SRC:src/%.c=build/san/obj/%.o)
+BINS     := $(DRV_SRC:experiments/%.c=build/bin/dnateq-%)
+SAN_BINS := $(DRV_SRC:experiments/%.c=build/san/bin/dnateq-%)
+TESTS    := $(TEST_SRC:tests/%.c=build/test/%)
+
+GITREV := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+
+.PHONY: all deps deps-torch test bench reproduce figures paper zoo clean help run
+.DEFAULT_GOAL := all
+
+all: deps build/libdnateq.a $(BINS)
+
+help:
+	@echo "dnateq make targets:"
+	@echo "  make              build build/libdnateq.a and build/bin/dnateq-* (runs deps)"
+	@echo "  make deps         check / install the Debian packages (apt-get as root)"
+	@echo "  make test         build and run the cmocka suite under ASan+UBSan"
+	@echo "  make bench        run the benchmarks (see README)"
+	@echo "  make reproduce    run every experiment, then figures and paper (QUICK=1: reduced)"
+	@echo "  make run CONFIG=configs/X.ini   run one experiment from its config"
+	@echo "  make figures      regenerate every figure from plots/*.gp"
+	@echo "  make zoo          retrain the model zoo with PyTorch and re-export it"
+	@echo "  make clean        remove build/ (results stay)"
+
+deps:
+	@bash .ci/deps.sh core
+
+deps-torch:
+	@bash .ci/deps.sh torch
+
+# The revision is rewritten only when it changes, so fsutil.o rebuilds then.
+build/gitrev.h: FORCE
+	@mkdir -p build
+	@echo '#define DQ_GIT_REV "$(GITREV)"' > build/gitrev.h.new
+	@cmp -s build/gitrev.h.new build/gitrev.h || mv build/gitrev.h.new build/gitrev.h
+	@rm -f build/gitrev.h.new
+FORCE:
+
+build/obj/fsutil.o build/san/obj/fsutil.o: build/gitrev.h
+build/obj/fsutil.o build/san/obj/fsutil.o: EXTRA = -include build/gitrev.h
+
+build/obj/%.o: src/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Isrc $(EXTRA) -MMD -MP -c $< -o $@
+
+build/libdnateq.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/bin/dnateq-%: experiments/%.c build/libdnateq.a
+	@mkdir -p build/bin
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Isrc -MMD -MP $< build/libdnateq.a $(LDLIBS) -o $@
+
+# ---- sanitizer build for tests -----------------------------------------
+build/san/obj/%.o: src/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS:-O2=-O1) -g $(SAN) $(PKG_CFLAGS) -Isrc $(EXTRA) -MMD -MP -c $< -o $@
+
+build/san/libdnateq.a: $(SAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/san/bin/dnateq-%: experiments/%.c build/san/libdnateq.a
+	@mkdir -p build/san/bin
+	$(CC) $(CFLAGS:-O2=-O1) -g $(SAN) $(PKG_CFLAGS) -Isrc -MMD -MP $< build/san/libdnateq.a $(LDLIBS) -o $@
+
+build/test/test_%: tests/test_%.c $(TEST_SUPPORT) build/san/libdnateq.a
+	@mkdir -p build/test
+	$(CC) $(CFLAGS:-O2=-O1) -g $(SAN) $(PKG_CFLAGS) -Isrc -Itests -MMD -MP $< $(TEST_SUPPORT) \
+	    build/san/libdnateq.a $(LDLIBS) $(shell pkg-config --libs cmocka) -o $@
+
+# Each test binary runs from the repository root; drivers under test are the
+# sanitizer builds in build/san/bin.
+test: deps $(TESTS) $(SAN_BINS)
+	@bash tests/run.sh $(TESTS)
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BINS:%=%.d) $(TESTS:%=%.d)
+
+# ---- experiments: registered by mk/ fragments in experiments/ ----------
+-include $(sort $(wildcard experiments/*.mk))
+
+reproduce: all
+	@echo "reproduce: done"
+
+figures:
+	@for gp in $(sort $(wildcard plots/*.gp)); do [ "$$(basename $$gp)" = style.gp ] && continue; \
+	    echo "gnuplot $$gp"; gnuplot -e "resdir='$(if $(QUICK),results-quick,results)'" $$gp || exit 1; done

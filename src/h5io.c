@@ -1,0 +1,677 @@
+/*
+ * h5io.c — validated, atomic HDF5 reading and writing (see h5io.h).
+ *
+ * All HDF5 calls are wrapped so that a failure becomes a dnateq error
+ * naming the file and the object; HDF5's automatic error printing is
+ * switched off once, on first use.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "h5io.h"
+
+#include "error.h"
+#include "fsutil.h"
+
+#include <hdf5.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct dq_h5 {
+    hid_t fid;
+    char *path;    /* final path */
+    char *tmp;     /* temporary path while writing, else NULL */
+    char format[64];
+    int version;
+};
+
+static void h5_quiet(void)
+{
+    static int done;
+    if (!done) {
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        done = 1;
+    }
+}
+
+const char *dq_h5_path(const dq_h5 *f) { return f->path; }
+const char *dq_h5_format(const dq_h5 *f) { return f->format; }
+int dq_h5_version(const dq_h5 *f) { return f->version; }
+
+static void h5_free(dq_h5 *f)
+{
+    free(f->path);
+    free(f->tmp);
+    free(f);
+}
+
+dq_h5 *dq_h5_create(const char *path, const char *format, int version)
+{
+    h5_quiet();
+    if (dq_mkdirs_parent(path) != DQ_OK) return NULL;
+    dq_h5 *f = calloc(1, sizeof *f);
+    if (!f) DQ_ERROR_NULL(DQ_ENOMEM, "%s: out of memory", path);
+    f->path = strdup(path);
+    f->tmp = dq_tmp_path(path);
+    snprintf(f->format, sizeof f->format, "%s", format);
+    f->version = version;
+    if (!f->path || !f->tmp) {
+        h5_free(f); /* exception in constructor, avoid memory leak */
+        DQ_ERROR_NULL(DQ_ENOMEM, "%s: out of memory", path);
+    }
+    f->fid = H5Fcreate(f->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f->fid < 0) {
+        dq_error_set(DQ_EIO, "%s: cannot create HDF5 file", f->tmp);
+        h5_free(f);
+        return NULL;
+    }
+    if (dq_h5_set_attr_str(f, "/", "format", format) ||
+        dq_h5_set_attr_int(f, "/", "version", version) ||
+        dq_h5_set_attr_str(f, "/", "created_by", dq_git_revision())) {
+        dq_h5_abort(f);
+        return NULL;
+    }
+    return f;
+}
+
+int dq_h5_commit(dq_h5 *f)
+{
+    herr_t st = H5Fflush(f->fid, H5F_SCOPE_GLOBAL);
+    st |= H5Fclose(f->fid);
+    f->fid = -1;
+    if (st < 0) {
+        unlink(f->tmp);
+        int rc = DQ_ERROR(DQ_EIO, "%s: cannot finish writing HDF5 file", f->path);
+        h5_free(f);
+        return rc;
+    }
+    if (rename(f->tmp, f->path) != 0) {
+        unlink(f->tmp);
+        int rc = DQ_ERROR(DQ_EIO, "%s: cannot rename temporary file", f->path);
+        h5_free(f);
+        return rc;
+    }
+    h5_free(f);
+    return DQ_OK;
+}
+
+void dq_h5_abort(dq_h5 *f)
+{
+    if (!f) return;
+    if (f->fid >= 0) H5Fclose(f->fid);
+    if (f->tmp) unlink(f->tmp);
+    h5_free(f);
+}
+
+dq_h5 *dq_h5_open(const char *path, const char *format, int max_version)
+{
+    h5_quiet();
+    if (access(path, R_OK) != 0)
+        DQ_ERROR_NULL(DQ_EIO, "%s: cannot open: no such file or not readable",
+                      path);
+    if (H5Fis_hdf5(path) <= 0)
+        DQ_ERROR_NULL(DQ_EFORMAT, "%s: not an HDF5 file (bad signature or "
+                      "truncated)", path);
+    dq_h5 *f = calloc(1, sizeof *f);
+    if (!f) DQ_ERROR_NULL(DQ_ENOMEM, "%s: out of memory", path);
+    f->fid = -1;
+    f->path = strdup(path);
+    if (!f->path) {
+        free(f);
+        DQ_ERROR_NULL(DQ_ENOMEM, "%s: out of memory", path);
+    }
+    f->fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f->fid < 0) {
+        dq_error_set(DQ_EFORMAT, "%s: corrupt or truncated HDF5 file", path);
+        h5_free(f);
+        return NULL;
+    }
+    char *fmt = NULL;
+    int64_t ver = 0;
+    if (dq_h5_get_attr_str(f, "/", "format", &fmt) != DQ_OK) {
+        dq_error_set(DQ_EFORMAT, "%s: not a dnateq file (no 'format' "
+                     "attribute)", path);
+        dq_h5_close(f);
+        return NULL;
+    }
+    snprintf(f->format, sizeof f->format, "%s", fmt);
+    free(fmt);
+    if (format && strcmp(f->format, format) != 0) {
+        dq_error_set(DQ_EFORMAT, "%s: format is '%s', expected '%s'", path,
+                     f->format, format);
+        dq_h5_close(f);
+        return NULL;
+    }
+    if (dq_h5_get_attr_int(f, "/", "version", &ver) != DQ_OK) {
+        dq_error_set(DQ_EFORMAT, "%s: no 'version' attribute", path);
+        dq_h5_close(f);
+        return NULL;
+    }
+    if (ver < 1 || ver > max_version) {
+        dq_error_set(DQ_EFORMAT, "%s: %s version %lld is not supported (this "
+                     "build reads 1..%d)", path, f->format, (long long)ver,
+                     max_version);
+        dq_h5_close(f);
+        return NULL;
+    }
+    f->version = (int)ver;
+    return f;
+}
+
+void dq_h5_close(dq_h5 *f)
+{
+    if (!f) return;
+    if (f->fid >= 0) H5Fclose(f->fid);
+    h5_free(f);
+}
+
+int dq_h5_exists(dq_h5 *f, const char *obj)
+{
+    if (strcmp(obj, "/") == 0) return 1;
+    /* Check each prefix: H5Lexists fails when an intermediate is missing. */
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", obj);
+    for (char *s = buf + 1; ; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+            *s = '\0';
+            if (H5Lexists(f->fid, buf, H5P_DEFAULT) <= 0) return 0;
+            if (c == '\0') return 1;
+            *s = c;
+        }
+    }
+}
+
+int dq_h5_mkgroup(dq_h5 *f, const char *obj)
+{
+    if (dq_h5_exists(f, obj)) return DQ_OK;
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t g = H5Gcreate2(f->fid, obj, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pclose(lcpl);
+    if (g < 0)
+        return DQ_ERROR(DQ_EIO, "%s: cannot create group '%s'", f->path, obj);
+    H5Gclose(g);
+    return DQ_OK;
+}
+
+/* Create parent groups of obj. */
+static int h5_parents(dq_h5 *f, const char *obj)
+{
+    const char *slash = strrchr(obj, '/');
+    if (!slash || slash == obj) return DQ_OK;
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%.*s", (int)(slash - obj), obj);
+    return dq_h5_mkgroup(f, buf);
+}
+
+/* Write a dataset of rank/dims with a memory type; optional gzip. */
+static int h5_write(dq_h5 *f, const char *obj, hid_t filetype, hid_t memtype,
+                    int rank, const hsize_t *dims, const void *buf,
+                    int compress)
+{
+    DQ_TRY(h5_parents(f, obj));
+    if (dq_h5_exists(f, obj) && H5Ldelete(f->fid, obj, H5P_DEFAULT) < 0)
+        return DQ_ERROR(DQ_EIO, "%s: cannot replace '%s'", f->path, obj);
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hsize_t n = 1;
+    for (int i = 0; i < rank; i++) n *= dims[i];
+    if (compress && rank > 0 && n >= 1024) {
+        /* Chunks of whole trailing rows, about 256K elements each. */
+        hsize_t chunk[H5S_MAX_RANK];
+        hsize_t inner = 1;
+        for (int i = 1; i < rank; i++) { chunk[i] = dims[i]; inner *= dims[i]; }
+        hsize_t rows = inner ? (262144 + inner - 1) / inner : 1;
+        chunk[0] = rows < dims[0] ? rows : dims[0];
+        if (chunk[0] == 0) chunk[0] = 1;
+        H5Pset_chunk(dcpl, rank, chunk);
+        H5Pset_shuffle(dcpl);
+        H5Pset_deflate(dcpl, 4);
+    }
+    hid_t ds = H5Dcreate2(f->fid, obj, filetype, space, H5P_DEFAULT, dcpl,
+                          H5P_DEFAULT);
+    herr_t st = ds < 0 ? -1 : H5Dwrite(ds, memtype, H5S_ALL, H5S_ALL,
+                                      H5P_DEFAULT, buf);
+    if (ds >= 0) H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    if (st < 0)
+        return DQ_ERROR(DQ_EIO, "%s: cannot write dataset '%s'", f->path, obj);
+    return DQ_OK;
+}
+
+int dq_h5_write_tensor(dq_h5 *f, const char *obj, const dq_tensor *t,
+                       int compress)
+{
+    hsize_t dims[DQ_MAX_RANK];
+    for (int i = 0; i < t->rank; i++) dims[i] = (hsize_t)t->shape[i];
+    return h5_write(f, obj, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, t->rank, dims,
+                    t->data, compress);
+}
+
+/* Open dataset obj, check its type class/size and return rank and dims. */
+static hid_t h5_open_ds(dq_h5 *f, const char *obj, H5T_class_t want,
+                        size_t want_size, const char *want_name, int *rank,
+                        hsize_t *dims)
+{
+    if (!dq_h5_exists(f, obj)) {
+        dq_error_set(DQ_EFORMAT, "%s: dataset '%s' is missing", f->path, obj);
+        return -1;
+    }
+    hid_t ds = H5Dopen2(f->fid, obj, H5P_DEFAULT);
+    if (ds < 0) {
+        dq_error_set(DQ_EFORMAT, "%s: '%s' is not a readable dataset", f->path,
+                     obj);
+        return -1;
+    }
+    hid_t type = H5Dget_type(ds);
+    H5T_class_t cls = H5Tget_class(type);
+    size_t size = H5Tget_size(type);
+    H5Tclose(type);
+    if (cls != want || (want_size && size != want_size)) {
+        dq_error_set(DQ_EFORMAT, "%s: dataset '%s' has the wrong dtype "
+                     "(expected %s)", f->path, obj, want_name);
+        H5Dclose(ds);
+        return -1;
+    }
+    hid_t space = H5Dget_space(ds);
+    int r = H5Sget_simple_extent_ndims(space);
+    if (r < 0 || r > DQ_MAX_RANK) {
+        dq_error_set(DQ_EFORMAT, "%s: dataset '%s' has rank %d (max %d)",
+                     f->path, obj, r, DQ_MAX_RANK);
+        H5Sclose(space);
+        H5Dclose(ds);
+        return -1;
+    }
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    H5Sclose(space);
+    *rank = r;
+    return ds;
+}
+
+int dq_h5_read_tensor_rank(dq_h5 *f, const char *obj, int rank,
+                           dq_tensor **out)
+{
+    *out = NULL;
+    int r;
+    hsize_t dims[H5S_MAX_RANK];
+    hid_t ds = h5_open_ds(f, obj, H5T_FLOAT, 4, "float32", &r, dims);
+    if (ds < 0) return dq_error_status();
+    if (rank >= 0 && r != rank) {
+        H5Dclose(ds);
+        return DQ_ERROR(DQ_EFORMAT, "%s: dataset '%s' has rank %d, expected %d",
+                        f->path, obj, r, rank);
+    }
+    int64_t shape[DQ_MAX_RANK];
+    for (int i = 0; i < r; i++) shape[i] = (int64_t)dims[i];
+    const char *base = strrchr(obj, '/');
+    dq_tensor *t = dq_tensor_alloc(base ? base + 1 : obj, r, shape);
+    if (!t) {
+        H5Dclose(ds);
+        return dq_error_prefix(dq_error_status(), "%s: '%s'", f->path, obj);
+    }
+    herr_t st = t->size ? H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
+                                  H5P_DEFAULT, t->data) : 0;
+    H5Dclose(ds);
+    if (st < 0) {
+        dq_tensor_free(t);
+        return DQ_ERROR(DQ_EFORMAT, "%s: cannot read dataset '%s' (corrupt or "
+                        "truncated file)", f->path, obj);
+    }
+    *out = t;
+    return DQ_OK;
+}
+
+int dq_h5_read_tensor(dq_h5 *f, const char *obj, dq_tensor **out)
+{
+    return dq_h5_read_tensor_rank(f, obj, -1, out);
+}
+
+static int h5_read_1d(dq_h5 *f, const char *obj, H5T_class_t cls, hid_t mem,
+                      size_t elsize, const char *what, void **v, int64_t *n)
+{
+    int r;
+    hsize_t dims[H5S_MAX_RANK];
+    *v = NULL;
+    hid_t ds = h5_open_ds(f, obj, cls, 0, what, &r, dims);
+    if (ds < 0) return dq_error_status();
+    if (r != 1) {
+        H5Dclose(ds);
+        return DQ_ERROR(DQ_EFORMAT, "%s: dataset '%s' has rank %d, expected 1",
+                        f->path, obj, r);
+    }
+    void *buf = malloc((size_t)(dims[0] ? dims[0] : 1) * elsize);
+    if (!buf) {
+        H5Dclose(ds);
+        return DQ_ERROR(DQ_ENOMEM, "%s: '%s': out of memory", f->path, obj);
+    }
+    herr_t st = dims[0] ? H5Dread(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf)
+                        : 0;
+    H5Dclose(ds);
+    if (st < 0) {
+        free(buf);
+        return DQ_ERROR(DQ_EFORMAT, "%s: cannot read dataset '%s' (corrupt or "
+                        "truncated file)", f->path, obj);
+    }
+    *v = buf;
+    *n = (int64_t)dims[0];
+    return DQ_OK;
+}
+
+int dq_h5_write_ints(dq_h5 *f, const char *obj, const int64_t *v, int64_t n)
+{
+    hsize_t d = (hsize_t)n;
+    return h5_write(f, obj, H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &d, v, 1);
+}
+
+int dq_h5_read_ints(dq_h5 *f, const char *obj, int64_t **v, int64_t *n)
+{
+    return h5_read_1d(f, obj, H5T_INTEGER, H5T_NATIVE_INT64, sizeof(int64_t),
+                      "integer", (void **)v, n);
+}
+
+int dq_h5_write_doubles(dq_h5 *f, const char *obj, const double *v, int64_t n)
+{
+    hsize_t d = (hsize_t)n;
+    return h5_write(f, obj, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &d, v, 1);
+}
+
+int dq_h5_read_doubles(dq_h5 *f, const char *obj, double **v, int64_t *n)
+{
+    return h5_read_1d(f, obj, H5T_FLOAT, H5T_NATIVE_DOUBLE, sizeof(double),
+                      "float", (void **)v, n);
+}
+
+/* ---- attributes ---------------------------------------------------- */
+
+int dq_h5_has_attr(dq_h5 *f, const char *obj, const char *name)
+{
+    if (!dq_h5_exists(f, obj)) return 0;
+    return H5Aexists_by_name(f->fid, obj, name, H5P_DEFAULT) > 0;
+}
+
+static int h5_attr_write(dq_h5 *f, const char *obj, const char *name,
+                         hid_t type, hid_t memtype, hid_t space,
+                         const void *buf)
+{
+    if (strcmp(obj, "/") != 0 && !dq_h5_exists(f, obj))
+        DQ_TRY(dq_h5_mkgroup(f, obj));
+    if (dq_h5_has_attr(f, obj, name))
+        H5Adelete_by_name(f->fid, obj, name, H5P_DEFAULT);
+    hid_t a = H5Acreate_by_name(f->fid, obj, name, type, space, H5P_DEFAULT,
+                                H5P_DEFAULT, H5P_DEFAULT);
+    herr_t st = a < 0 ? -1 : H5Awrite(a, memtype, buf);
+    if (a >= 0) H5Aclose(a);
+    if (st < 0)
+        return DQ_ERROR(DQ_EIO, "%s: cannot write attribute '%s' on '%s'",
+                        f->path, name, obj);
+    return DQ_OK;
+}
+
+int dq_h5_set_attr_str(dq_h5 *f, const char *obj, const char *name,
+                       const char *val)
+{
+    /* Variable-length UTF-8, as h5py writes Python str attributes. */
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    hid_t space = H5Screate(H5S_SCALAR);
+    const char *p = val ? val : "";
+    int rc = h5_attr_write(f, obj, name, type, type, space, &p);
+    H5Sclose(space);
+    H5Tclose(type);
+    return rc;
+}
+
+static int h5_attr_scalar(dq_h5 *f, const char *obj, const char *name,
+                          hid_t ftype, hid_t mtype, const void *v)
+{
+    hid_t space = H5Screate(H5S_SCALAR);
+    int rc = h5_attr_write(f, obj, name, ftype, mtype, space, v);
+    H5Sclose(space);
+    return rc;
+}
+
+int dq_h5_set_attr_int(dq_h5 *f, const char *obj, const char *name, int64_t v)
+{
+    return h5_attr_scalar(f, obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
+}
+
+int dq_h5_set_attr_double(dq_h5 *f, const char *obj, const char *name,
+                          double v)
+{
+    return h5_attr_scalar(f, obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
+}
+
+static int h5_attr_array(dq_h5 *f, const char *obj, const char *name,
+                         hid_t ftype, hid_t mtype, const void *v, int n)
+{
+    hsize_t d = (hsize_t)n;
+    hid_t space = n > 0 ? H5Screate_simple(1, &d, NULL) : H5Screate(H5S_NULL);
+    int rc = h5_attr_write(f, obj, name, ftype, mtype, space, v);
+    H5Sclose(space);
+    return rc;
+}
+
+int dq_h5_set_attr_ints(dq_h5 *f, const char *obj, const char *name,
+                        const int64_t *v, int n)
+{
+    return h5_attr_array(f, obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, v, n);
+}
+
+int dq_h5_set_attr_doubles(dq_h5 *f, const char *obj, const char *name,
+                           const double *v, int n)
+{
+    return h5_attr_array(f, obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v, n);
+}
+
+/* Open attribute name on obj and check its class; -1 with error set. */
+static hid_t h5_attr_open(dq_h5 *f, const char *obj, const char *name,
+                          H5T_class_t cls, const char *what)
+{
+    if (!dq_h5_has_attr(f, obj, name)) {
+        dq_error_set(DQ_EFORMAT, "%s: '%s' has no attribute '%s'", f->path, obj,
+                     name);
+        return -1;
+    }
+    hid_t a = H5Aopen_by_name(f->fid, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0) {
+        dq_error_set(DQ_EFORMAT, "%s: cannot open attribute '%s' on '%s'",
+                     f->path, name, obj);
+        return -1;
+    }
+    hid_t t = H5Aget_type(a);
+    H5T_class_t c = H5Tget_class(t);
+    H5Tclose(t);
+    int ok = c == cls || (cls == H5T_FLOAT && c == H5T_INTEGER);
+    if (!ok) {
+        dq_error_set(DQ_EFORMAT, "%s: attribute '%s' on '%s' is not %s",
+                     f->path, name, obj, what);
+        H5Aclose(a);
+        return -1;
+    }
+    return a;
+}
+
+int dq_h5_get_attr_str(dq_h5 *f, const char *obj, const char *name, char **out)
+{
+    *out = NULL;
+    hid_t a = h5_attr_open(f, obj, name, H5T_STRING, "a string");
+    if (a < 0) return dq_error_status();
+    hid_t ft = H5Aget_type(a);
+    hid_t space = H5Aget_space(a);
+    int scalar = H5Sget_simple_extent_npoints(space) == 1;
+    H5Sclose(space);
+    int rc = DQ_OK;
+    if (!scalar) {
+        rc = DQ_ERROR(DQ_EFORMAT, "%s: attribute '%s' on '%s' is not a scalar "
+                      "string", f->path, name, obj);
+    } else if (H5Tis_variable_str(ft) > 0) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(ft));
+        char *s = NULL;
+        if (H5Aread(a, mt, &s) < 0 || !s) {
+            rc = DQ_ERROR(DQ_EFORMAT, "%s: cannot read attribute '%s' on '%s'",
+                          f->path, name, obj);
+        } else {
+            *out = strdup(s);
+            H5free_memory(s);
+        }
+        H5Tclose(mt);
+    } else {
+        size_t n = H5Tget_size(ft);
+        char *s = calloc(n + 1, 1);
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, n + 1);
+        if (!s || H5Aread(a, mt, s) < 0) {
+            free(s);
+            rc = DQ_ERROR(DQ_EFORMAT, "%s: cannot read attribute '%s' on '%s'",
+                          f->path, name, obj);
+        } else {
+            *out = s;
+        }
+        H5Tclose(mt);
+    }
+    H5Tclose(ft);
+    H5Aclose(a);
+    if (rc == DQ_OK && !*out)
+        rc = DQ_ERROR(DQ_ENOMEM, "%s: out of memory", f->path);
+    return rc;
+}
+
+static int h5_attr_read_array(dq_h5 *f, const char *obj, const char *name,
+                              H5T_class_t cls, hid_t mtype, size_t elsize,
+                              const char *what, void *v, int max, int *n)
+{
+    hid_t a = h5_attr_open(f, obj, name, cls, what);
+    if (a < 0) return dq_error_status();
+    hid_t space = H5Aget_space(a);
+    hssize_t np = H5Sget_simple_extent_npoints(space);
+    H5Sclose(space);
+    int rc = DQ_OK;
+    if (np < 0) {
+        rc = DQ_ERROR(DQ_EFORMAT, "%s: bad attribute '%s' on '%s'", f->path,
+                      name, obj);
+    } else if (np == 0) {
+        *n = 0;
+    } else {
+        void *buf = malloc((size_t)np * elsize);
+        if (!buf || H5Aread(a, mtype, buf) < 0) {
+            rc = DQ_ERROR(DQ_EFORMAT, "%s: cannot read attribute '%s' on '%s'",
+                          f->path, name, obj);
+        } else {
+            memcpy(v, buf, (size_t)(np < max ? np : max) * elsize);
+            *n = (int)np;
+        }
+        free(buf);
+    }
+    H5Aclose(a);
+    return rc;
+}
+
+int dq_h5_get_attr_int(dq_h5 *f, const char *obj, const char *name,
+                       int64_t *out)
+{
+    int n = 0;
+    DQ_TRY(h5_attr_read_array(f, obj, name, H5T_INTEGER, H5T_NATIVE_INT64,
+                              sizeof(int64_t), "an integer", out, 1, &n));
+    if (n != 1)
+        return DQ_ERROR(DQ_EFORMAT, "%s: attribute '%s' on '%s' is not a "
+                        "scalar", f->path, name, obj);
+    return DQ_OK;
+}
+
+int dq_h5_get_attr_double(dq_h5 *f, const char *obj, const char *name,
+                          double *out)
+{
+    int n = 0;
+    DQ_TRY(h5_attr_read_array(f, obj, name, H5T_FLOAT, H5T_NATIVE_DOUBLE,
+                              sizeof(double), "a number", out, 1, &n));
+    if (n != 1)
+        return DQ_ERROR(DQ_EFORMAT, "%s: attribute '%s' on '%s' is not a "
+                        "scalar", f->path, name, obj);
+    return DQ_OK;
+}
+
+int dq_h5_get_attr_ints(dq_h5 *f, const char *obj, const char *name,
+                        int64_t *v, int max, int *n)
+{
+    return h5_attr_read_array(f, obj, name, H5T_INTEGER, H5T_NATIVE_INT64,
+                              sizeof(int64_t), "integers", v, max, n);
+}
+
+int dq_h5_get_attr_doubles(dq_h5 *f, const char *obj, const char *name,
+                           double *v, int max, int *n)
+{
+    return h5_attr_read_array(f, obj, name, H5T_FLOAT, H5T_NATIVE_DOUBLE,
+                              sizeof(double), "numbers", v, max, n);
+}
+
+/* ---- listing -------------------------------------------------------- */
+
+typedef struct {
+    char **names;
+    int n, cap;
+} h5_names;
+
+static herr_t h5_list_cb(hid_t g, const char *name, const H5L_info_t *info,
+                         void *op)
+{
+    (void)g;
+    (void)info;
+    h5_names *ls = op;
+    if (ls->n == ls->cap) {
+        int cap = ls->cap ? ls->cap * 2 : 16;
+        char **nn = realloc(ls->names, (size_t)cap * sizeof *nn);
+        if (!nn) return -1;
+        ls->names = nn;
+        ls->cap = cap;
+    }
+    ls->names[ls->n] = strdup(name);
+    if (!ls->names[ls->n]) return -1;
+    ls->n++;
+    return 0;
+}
+
+int dq_h5_list(dq_h5 *f, const char *group, char ***names, int *n)
+{
+    *names = NULL;
+    *n = 0;
+    if (!dq_h5_exists(f, group))
+        return DQ_ERROR(DQ_EFORMAT, "%s: group '%s' is missing", f->path, group);
+    hid_t g = H5Gopen2(f->fid, group, H5P_DEFAULT);
+    if (g < 0)
+        return DQ_ERROR(DQ_EFORMAT, "%s: '%s' is not a group", f->path, group);
+    h5_names ls = {0};
+    hsize_t idx = 0;
+    herr_t st = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, h5_list_cb,
+                            &ls);
+    H5Gclose(g);
+    if (st < 0) {
+        dq_h5_list_free(ls.names, ls.n);
+        return DQ_ERROR(DQ_EFORMAT, "%s: cannot list group '%s'", f->path,
+                        group);
+    }
+    *names = ls.names;
+    *n = ls.n;
+    return DQ_OK;
+}
+
+void dq_h5_list_free(char **names, int n)
+{
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+int dq_h5_is_group(dq_h5 *f, const char *obj)
+{
+    if (!dq_h5_exists(f, obj))
+        return -DQ_ERROR(DQ_EFORMAT, "%s: '%s' is missing", f->path, obj);
+    hid_t o = H5Oopen(f->fid, obj, H5P_DEFAULT);
+    if (o < 0)
+        return -DQ_ERROR(DQ_EFORMAT, "%s: cannot open '%s'", f->path, obj);
+    int is_group = H5Iget_type(o) == H5I_GROUP;
+    H5Oclose(o);
+    return is_group;
+}

@@ -1,0 +1,93 @@
+/*
+ * h5io.h — every HDF5 file dnateq reads or writes goes through here.
+ *
+ * Files carry root attributes `format` (e.g. "dnateq-tensors"), `version`
+ * (int), `created_by` (dnateq's git revision) and, for results, `config`
+ * (the full effective config text, written by the driver).
+ *
+ * Writing is atomic: dq_h5_create() writes "<path>.tmp" in the same
+ * directory (creating missing parent directories); dq_h5_commit() closes
+ * it and rename()s it over <path>; dq_h5_abort() removes the temporary.  A
+ * killed run never leaves a half-written file under the final name.
+ *
+ * Reading validates: dq_h5_open() checks the HDF5 signature, `format` and
+ * `version`; dq_h5_read_tensor() checks dtype (float32) and rank.  Every
+ * failure returns NULL or a status with a message naming the file and the
+ * object (error.h).  HDF5's own error-stack printing is silenced.
+ *
+ * HDF5 (serial build) is not thread-safe: call h5io from one thread only.
+ * Object paths are absolute ("/nodes/fc1/weight"); writers create missing
+ * intermediate groups.
+ */
+#ifndef DQ_H5IO_H
+#define DQ_H5IO_H
+
+#include "tensor.h"
+
+#include <stdint.h>
+
+typedef struct dq_h5 dq_h5;
+
+dq_h5 *dq_h5_create(const char *path, const char *format, int version);
+int dq_h5_commit(dq_h5 *f); /* always frees f */
+void dq_h5_abort(dq_h5 *f); /* always frees f; NULL is a no-op */
+
+/* format == NULL accepts any format; version must be 1..max_version. */
+dq_h5 *dq_h5_open(const char *path, const char *format, int max_version);
+void dq_h5_close(dq_h5 *f); /* NULL is a no-op */
+
+const char *dq_h5_path(const dq_h5 *f);
+const char *dq_h5_format(const dq_h5 *f);
+int dq_h5_version(const dq_h5 *f);
+
+int dq_h5_exists(dq_h5 *f, const char *obj); /* 1 if a link exists */
+int dq_h5_mkgroup(dq_h5 *f, const char *obj);
+
+/* Float32 tensors.  compress != 0 uses chunked gzip (level 4, shuffle). */
+int dq_h5_write_tensor(dq_h5 *f, const char *obj, const dq_tensor *t,
+                       int compress);
+int dq_h5_read_tensor(dq_h5 *f, const char *obj, dq_tensor **out);
+/* As above, and require this rank (rank < 0: any). */
+int dq_h5_read_tensor_rank(dq_h5 *f, const char *obj, int rank,
+                           dq_tensor **out);
+
+/* 1-D int64 datasets (labels, predictions, counts). */
+int dq_h5_write_ints(dq_h5 *f, const char *obj, const int64_t *v, int64_t n);
+int dq_h5_read_ints(dq_h5 *f, const char *obj, int64_t **v, int64_t *n);
+/* 1-D float64 datasets (per-element results). */
+int dq_h5_write_doubles(dq_h5 *f, const char *obj, const double *v, int64_t n);
+int dq_h5_read_doubles(dq_h5 *f, const char *obj, double **v, int64_t *n);
+
+/* Attributes on an object ("/" for the root).  Setting replaces. */
+int dq_h5_has_attr(dq_h5 *f, const char *obj, const char *name);
+int dq_h5_set_attr_str(dq_h5 *f, const char *obj, const char *name,
+                       const char *val);
+int dq_h5_set_attr_int(dq_h5 *f, const char *obj, const char *name,
+                       int64_t val);
+int dq_h5_set_attr_double(dq_h5 *f, const char *obj, const char *name,
+                          double val);
+int dq_h5_set_attr_ints(dq_h5 *f, const char *obj, const char *name,
+                        const int64_t *v, int n);
+int dq_h5_set_attr_doubles(dq_h5 *f, const char *obj, const char *name,
+                           const double *v, int n);
+/* *out is malloc()ed; free() it. */
+int dq_h5_get_attr_str(dq_h5 *f, const char *obj, const char *name,
+                       char **out);
+int dq_h5_get_attr_int(dq_h5 *f, const char *obj, const char *name,
+                       int64_t *out);
+int dq_h5_get_attr_double(dq_h5 *f, const char *obj, const char *name,
+                          double *out);
+/* Reads up to max values into v; *n receives the attribute's length. */
+int dq_h5_get_attr_ints(dq_h5 *f, const char *obj, const char *name,
+                        int64_t *v, int max, int *n);
+int dq_h5_get_attr_doubles(dq_h5 *f, const char *obj, const char *name,
+                           double *v, int max, int *n);
+
+/* Names of the direct members of a group, sorted by name.  Free the list
+ * with dq_h5_list_free(). */
+int dq_h5_list(dq_h5 *f, const char *group, char ***names, int *n);
+void dq_h5_list_free(char **names, int n);
+/* 1 if obj is a group, 0 if a dataset, <0 on error. */
+int dq_h5_is_group(dq_h5 *f, const char *obj);
+
+#endif
