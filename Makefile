@@ -6,12 +6,13 @@
 
 SHELL   := /bin/bash
 CC      ?= cc
-PKGS    := gsl hdf5 openblas inih zlib
+PKGS    := openblas gsl hdf5 inih zlib
 OPT     ?= -O2
 CFLAGS  := -std=c11 $(OPT) -Wall -Wextra -Werror -fopenmp -D_DEFAULT_SOURCE
 # pkg-config is queried lazily so that `make deps` works before it exists.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# GSL is linked without its reference CBLAS so that cblas_* bind to OpenBLAS.
+PKG_LIBS   = $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
 LDLIBS   = $(PKG_LIBS) -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 THREADS ?= 2
