@@ -105,6 +105,27 @@ clean:
 
 -include $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BINS:%=%.d) $(TESTS:%=%.d)
 
+# ---- model zoo (needs PyTorch; `make reproduce` never does) -------------
+ZOO := mlp alexnet resnet20 vit
+PY  := /usr/bin/python3
+
+# Retrain every zoo model from scratch, then export each to data/zoo/NAME.h5
+# (about an hour at 2 threads; see data/zoo/train_log.json for the times).
+zoo: deps-torch
+	$(PY) data/zoo/train.py --threads $(THREADS)
+	@for m in $(ZOO); do $(PY) data/zoo/export.py --model $$m --threads $(THREADS) || exit 1; done
+
+# C engine vs PyTorch images/s on the test split (batch 256, $(THREADS) threads).
+bench: all
+	@printf '%-9s %12s %12s %7s\n' model 'C img/s' 'torch img/s' ratio
+	@for m in $(ZOO); do \
+	    f=data/zoo/$$m.h5; [ -f $$f ] || { echo "$$m: $$f missing, skipped"; continue; }; \
+	    c=$$(build/bin/dnateq-bench_engine --model $$f --threads $(THREADS) -q | sed -n 's/^images_per_s=//p'); \
+	    t=$$($(PY) data/zoo/bench_torch.py --model $$m --threads $(THREADS) | sed -n 's/^images_per_s=//p'); \
+	    [ -n "$$c" ] && [ -n "$$t" ] || { echo "$$m: benchmark failed"; exit 1; }; \
+	    awk -v m=$$m -v c=$$c -v t=$$t 'BEGIN { printf "%-9s %12.0f %12.0f %6.2fx\n", m, c, t, c / t }'; \
+	done
+
 # ---- experiments: registered by mk/ fragments in experiments/ ----------
 -include $(sort $(wildcard experiments/*.mk))
 

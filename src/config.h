@@ -21,6 +21,7 @@
 #ifndef DQ_CONFIG_H
 #define DQ_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum {
@@ -68,6 +69,19 @@ int dq_config_is_set(const dq_config *c, const char *section, const char *key);
 char *dq_config_dump(const dq_config *c);
 /* Path of the config file loaded, or "(defaults)". */
 const char *dq_config_source(const dq_config *c);
+
+/* Where the value came from: "configs/x.ini:12", "--set", "--threads",
+ * "DNATEQ_DATA", or "default". */
+const char *dq_config_origin(const dq_config *c, const char *section,
+                             const char *key);
+/* DQ_ECONFIG unless the string value of the key is one of the
+ * '|'-separated choices: "<origin>: [run] split: 'x' is not one of
+ * train|val|test|calib". */
+int dq_config_check_choice(const dq_config *c, const char *section,
+                           const char *key, const char *choices);
+
+/* "integer, 1..256", "boolean", "path", ... into buf. */
+const char *dq_config_key_describe(const dq_cfg_key *k, char *buf, size_t len);
 
 /* Markdown reference of tables: one row per key with type, default, range
  * and help (malloc()ed). */

@@ -615,12 +615,8 @@ typedef struct {
     int n, cap;
 } h5_names;
 
-static herr_t h5_list_cb(hid_t g, const char *name, const H5L_info_t *info,
-                         void *op)
+static int names_push(h5_names *ls, const char *name)
 {
-    (void)g;
-    (void)info;
-    h5_names *ls = op;
     if (ls->n == ls->cap) {
         int cap = ls->cap ? ls->cap * 2 : 16;
         char **nn = realloc(ls->names, (size_t)cap * sizeof *nn);
@@ -632,6 +628,14 @@ static herr_t h5_list_cb(hid_t g, const char *name, const H5L_info_t *info,
     if (!ls->names[ls->n]) return -1;
     ls->n++;
     return 0;
+}
+
+static herr_t h5_list_cb(hid_t g, const char *name, const H5L_info_t *info,
+                         void *op)
+{
+    (void)g;
+    (void)info;
+    return names_push(op, name);
 }
 
 int dq_h5_list(dq_h5 *f, const char *group, char ***names, int *n)
@@ -674,4 +678,98 @@ int dq_h5_is_group(dq_h5 *f, const char *obj)
     int is_group = H5Iget_type(o) == H5I_GROUP;
     H5Oclose(o);
     return is_group;
+}
+
+/* ---- introspection -------------------------------------------------- */
+
+static dq_h5_kind h5_kind(hid_t type)
+{
+    switch (H5Tget_class(type)) {
+    case H5T_INTEGER: return DQ_H5_INT;
+    case H5T_FLOAT: return DQ_H5_FLOAT;
+    case H5T_STRING: return DQ_H5_STRING;
+    default: return DQ_H5_OTHER;
+    }
+}
+
+static herr_t h5_attr_list_cb(hid_t loc, const char *name,
+                              const H5A_info_t *info, void *op)
+{
+    (void)loc;
+    (void)info;
+    return names_push(op, name);
+}
+
+int dq_h5_list_attrs(dq_h5 *f, const char *obj, char ***names, int *n)
+{
+    *names = NULL;
+    *n = 0;
+    if (!dq_h5_exists(f, obj))
+        return DQ_ERROR(DQ_EFORMAT, "%s: '%s' is missing", f->path, obj);
+    hid_t o = H5Oopen(f->fid, obj, H5P_DEFAULT);
+    if (o < 0)
+        return DQ_ERROR(DQ_EFORMAT, "%s: cannot open '%s'", f->path, obj);
+    h5_names ls = {0};
+    hsize_t idx = 0;
+    herr_t st = H5Aiterate2(o, H5_INDEX_NAME, H5_ITER_INC, &idx,
+                            h5_attr_list_cb, &ls);
+    H5Oclose(o);
+    if (st < 0) {
+        dq_h5_list_free(ls.names, ls.n);
+        return DQ_ERROR(DQ_EFORMAT, "%s: cannot list the attributes of '%s'",
+                        f->path, obj);
+    }
+    *names = ls.names;
+    *n = ls.n;
+    return DQ_OK;
+}
+
+int dq_h5_attr_info(dq_h5 *f, const char *obj, const char *name,
+                    dq_h5_kind *kind, int64_t *len)
+{
+    if (!dq_h5_has_attr(f, obj, name))
+        return DQ_ERROR(DQ_EFORMAT, "%s: '%s' has no attribute '%s'", f->path,
+                        obj, name);
+    hid_t a = H5Aopen_by_name(f->fid, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0)
+        return DQ_ERROR(DQ_EFORMAT, "%s: cannot open attribute '%s' on '%s'",
+                        f->path, name, obj);
+    hid_t t = H5Aget_type(a), space = H5Aget_space(a);
+    *kind = h5_kind(t);
+    hssize_t np = H5Sget_simple_extent_npoints(space);
+    *len = np < 0 ? 0 : (int64_t)np;
+    H5Sclose(space);
+    H5Tclose(t);
+    H5Aclose(a);
+    return DQ_OK;
+}
+
+int dq_h5_dataset_info(dq_h5 *f, const char *obj, dq_h5_kind *kind,
+                       int *elsize, int *rank, int64_t *shape)
+{
+    if (!dq_h5_exists(f, obj))
+        return DQ_ERROR(DQ_EFORMAT, "%s: dataset '%s' is missing", f->path,
+                        obj);
+    hid_t ds = H5Dopen2(f->fid, obj, H5P_DEFAULT);
+    if (ds < 0)
+        return DQ_ERROR(DQ_EFORMAT, "%s: '%s' is not a readable dataset",
+                        f->path, obj);
+    hid_t t = H5Dget_type(ds), space = H5Dget_space(ds);
+    *kind = h5_kind(t);
+    *elsize = (int)H5Tget_size(t);
+    int r = H5Sget_simple_extent_ndims(space);
+    hsize_t dims[H5S_MAX_RANK];
+    int rc = DQ_OK;
+    if (r < 0 || r > DQ_MAX_RANK) {
+        rc = DQ_ERROR(DQ_EFORMAT, "%s: dataset '%s' has rank %d (max %d)",
+                      f->path, obj, r, DQ_MAX_RANK);
+    } else {
+        H5Sget_simple_extent_dims(space, dims, NULL);
+        for (int i = 0; i < r; i++) shape[i] = (int64_t)dims[i];
+        *rank = r;
+    }
+    H5Sclose(space);
+    H5Tclose(t);
+    H5Dclose(ds);
+    return rc;
 }

@@ -83,6 +83,24 @@ int dq_h5_get_attr_ints(dq_h5 *f, const char *obj, const char *name,
 int dq_h5_get_attr_doubles(dq_h5 *f, const char *obj, const char *name,
                            double *v, int max, int *n);
 
+/* What an attribute or dataset holds (for generic tools like inspect). */
+typedef enum {
+    DQ_H5_OTHER = 0,
+    DQ_H5_INT,
+    DQ_H5_FLOAT,
+    DQ_H5_STRING
+} dq_h5_kind;
+
+/* Names of the attributes of obj, sorted by name (dq_h5_list_free()). */
+int dq_h5_list_attrs(dq_h5 *f, const char *obj, char ***names, int *n);
+/* Kind and number of elements of attribute name on obj. */
+int dq_h5_attr_info(dq_h5 *f, const char *obj, const char *name,
+                    dq_h5_kind *kind, int64_t *len);
+/* Kind, element size in bytes, rank and shape (DQ_MAX_RANK entries) of a
+ * dataset; DQ_EFORMAT when its rank exceeds DQ_MAX_RANK. */
+int dq_h5_dataset_info(dq_h5 *f, const char *obj, dq_h5_kind *kind,
+                       int *elsize, int *rank, int64_t *shape);
+
 /* Names of the direct members of a group, sorted by name.  Free the list
  * with dq_h5_list_free(). */
 int dq_h5_list(dq_h5 *f, const char *group, char ***names, int *n);
