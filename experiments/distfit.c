@@ -34,6 +34,7 @@
 #include "error.h"
 #include "fit.h"
 #include "fsutil.h"
+#include "report.h"
 #include "h5io.h"
 #include "log.h"
 #include "tensor.h"
@@ -210,26 +211,7 @@ static int run_jobs(const char *path, const tensor_in *ts, int nt,
 
 static void header_comments(FILE *fp, const char *what, const dq_config *c)
 {
-    fprintf(fp, "# dnateq-distfit: %s\n", what);
-    fprintf(fp, "# created_by: %s\n", dq_git_revision());
-    fprintf(fp, "# seed: %lld\n", (long long)dq_config_int(c, "fit", "seed"));
-    char *cfg = dq_config_dump(c);
-    fprintf(fp, "# config:\n");
-    if (cfg)
-        for (char *line = strtok(cfg, "\n"); line; line = strtok(NULL, "\n"))
-            fprintf(fp, "#   %s\n", line);
-    free(cfg);
-}
-
-static const char *num(char *buf, size_t len, double v)
-{
-    if (isinf(v))
-        snprintf(buf, len, v > 0 ? "inf" : "-inf");
-    else if (isnan(v))
-        snprintf(buf, len, "nan");
-    else
-        snprintf(buf, len, "%.9g", v);
-    return buf;
+    dq_report_header(fp, "#", "distfit", what, dq_config_int(c, "fit", "seed"), c);
 }
 
 static double zero_frac_of(const tensor_in *ti, const dq_fit_report *r)
@@ -249,7 +231,7 @@ static void csv_row(FILE *fp, const char *model, const tensor_in *ti,
     fprintf(fp, "%s,%s,%s,%s,%s,%lld,%lld,%s,%lld,%lld,", model, ti->name,
             ti->layer, ti->is_weight ? "weight" : "activation",
             dq_fit_domain_name(r->domain), (long long)ti->count,
-            (long long)r->n_input, num(b[0], 40, zero_frac_of(ti, r)),
+            (long long)r->n_input, dq_report_num(b[0], 40, zero_frac_of(ti, r)),
             (long long)r->n_sample, (long long)r->n_ks);
     if (!f) { /* degenerate: no fits */
         fprintf(fp, "none,0,,,,,0,degenerate,0,,,,,,,0\n");
@@ -262,7 +244,7 @@ static void csv_row(FILE *fp, const char *model, const tensor_in *ti,
     }
     for (int i = 0; i < DQ_FIT_MAX_PARAM; i++)
         if (i < f->nparam)
-            num(b[1 + i], 40, f->param[i]);
+            dq_report_num(b[1 + i], 40, f->param[i]);
         else
             b[1 + i][0] = '\0';
     char status[sizeof f->message + 8] = "ok";
@@ -272,9 +254,9 @@ static void csv_row(FILE *fp, const char *model, const tensor_in *ti,
     fprintf(fp, "%s,%d,%s,%s,%s,%s,%d,%s,%d,%s,%s,%s,%s,%s,%s,%d\n",
             dq_fit_family_name(f->family), f->nparam, names, b[1], b[2], b[3],
             f->iterations, status, f->eligible,
-            num(b[4], 40, f->loglik), num(b[5], 40, f->aic), num(b[6], 40, f->bic),
-            num(b[7], 40, f->ks_stat), num(b[8], 40, f->ks_p),
-            num(b[9], 40, f->sse), best);
+            dq_report_num(b[4], 40, f->loglik), dq_report_num(b[5], 40, f->aic), dq_report_num(b[6], 40, f->bic),
+            dq_report_num(b[7], 40, f->ks_stat), dq_report_num(b[8], 40, f->ks_p),
+            dq_report_num(b[9], 40, f->sse), best);
 }
 
 static int write_model_csv(const char *path, const char *model,
@@ -302,31 +284,31 @@ static void hist_block(FILE *fp, const dq_fit_report *r)
     char b[40];
     fprintf(fp, "# %s analysis: n_sample %lld, zero_frac %s, best %s\n",
             dq_fit_domain_name(r->domain), (long long)r->n_sample,
-            num(b, 40, r->zero_frac),
+            dq_report_num(b, 40, r->zero_frac),
             r->best >= 0 ? dq_fit_family_name(r->fit[r->best].family) : "none");
     for (int i = 0; i < r->nfits; i++) {
         const dq_fit_result *f = &r->fit[i];
         fprintf(fp, "#   %s:", dq_fit_family_name(f->family));
         for (int k = 0; k < f->nparam; k++)
             fprintf(fp, " %s=%s", dq_fit_param_name(f->family, k),
-                    num(b, 40, f->param[k]));
-        fprintf(fp, " sse=%s ks_p=%s\n", num(b, 40, f->sse), num(b, 40, f->ks_p));
+                    dq_report_num(b, 40, f->param[k]));
+        fprintf(fp, " sse=%s ks_p=%s\n", dq_report_num(b, 40, f->sse), dq_report_num(b, 40, f->ks_p));
     }
     fprintf(fp, "x density");
     for (int i = 0; i < r->nfits; i++)
         fprintf(fp, " %s", dq_fit_family_name(r->fit[i].family));
     fputc('\n', fp);
     if (r->nfits == 0) { /* degenerate: one point, so the block is not empty */
-        fprintf(fp, "%s 0\n", num(b, 40, r->min));
+        fprintf(fp, "%s 0\n", dq_report_num(b, 40, r->min));
         return;
     }
     for (int k = 0; k < r->bins; k++) {
         double x = dq_fit_report_bin_center(r, k);
-        fprintf(fp, "%s", num(b, 40, x));
-        fprintf(fp, " %s", num(b, 40, r->density[k]));
+        fprintf(fp, "%s", dq_report_num(b, 40, x));
+        fprintf(fp, " %s", dq_report_num(b, 40, r->density[k]));
         for (int i = 0; i < r->nfits; i++) {
             double p = r->fit[i].status == DQ_OK ? dq_fit_pdf(&r->fit[i], x) : NAN;
-            fprintf(fp, " %s", num(b, 40, p));
+            fprintf(fp, " %s", dq_report_num(b, 40, p));
         }
         fputc('\n', fp);
     }
@@ -428,7 +410,7 @@ static int write_summary_csv(const char *dir, const summary *s, const dq_config 
                             kind_names[k], dq_fit_domain_name((dq_fit_domain)d),
                             col_name(cols[j]), s->total[slot][k][d],
                             s->count[slot][k][d][cols[j]],
-                            num(b, 40, share(s, slot, k, d, cols[j])));
+                            dq_report_num(b, 40, share(s, slot, k, d, cols[j])));
             }
     return dq_afile_commit(af);
 }
@@ -532,7 +514,7 @@ static int write_shares_dat(const char *dir, const summary *s, int d,
             fprintf(af->fp, "%s/%c %d", slot_name(s, i), k ? 'A' : 'W',
                     s->total[slot][k][d]);
             for (int j = 0; j < nc; j++)
-                fprintf(af->fp, " %s", num(b, 40, share(s, slot, k, d, cols[j])));
+                fprintf(af->fp, " %s", dq_report_num(b, 40, share(s, slot, k, d, cols[j])));
             fputc('\n', af->fp);
         }
     return dq_afile_commit(af);

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "error.h"
 #include "fsutil.h"
+#include "report.h"
 #include "h5io.h"
 #include "log.h"
 #include "quant/expq.h"
@@ -287,25 +288,7 @@ static void run_job(job *jb, const tensor_in *tin, const variant *v,
 
 static void header_comments(FILE *fp, const char *what, const dq_config *c)
 {
-    fprintf(fp, "# dnateq-qerror: %s\n", what);
-    fprintf(fp, "# created_by: %s\n", dq_git_revision());
-    fprintf(fp, "# seed: %lld\n", (long long)dq_config_int(c, "run", "seed"));
-    char *cfg = dq_config_dump(c);
-    fprintf(fp, "# config:\n");
-    if (cfg)
-        for (char *line = strtok(cfg, "\n"); line; line = strtok(NULL, "\n"))
-            fprintf(fp, "#   %s\n", line);
-    free(cfg);
-}
-
-static void fmt_num(char *buf, size_t len, double v)
-{
-    if (isinf(v))
-        snprintf(buf, len, v > 0 ? "inf" : "-inf");
-    else if (isnan(v))
-        snprintf(buf, len, "nan");
-    else
-        snprintf(buf, len, "%.9g", v);
+    dq_report_header(fp, "#", "qerror", what, dq_config_int(c, "run", "seed"), c);
 }
 
 static int write_csv(const char *path, const dq_config *c, const char *model,
@@ -324,10 +307,10 @@ static int write_csv(const char *path, const dq_config *c, const char *model,
         const tensor_in *t = &ts[jb->ti];
         const variant *v = &vs[jb->vi];
         char r[32], m[32], q[32], o[32];
-        fmt_num(r, sizeof r, jb->e.rmae);
-        fmt_num(m, sizeof m, jb->e.mse);
-        fmt_num(q, sizeof q, jb->e.sqnr_db);
-        fmt_num(o, sizeof o, jb->objective);
+        dq_report_num(r, sizeof r, jb->e.rmae);
+        dq_report_num(m, sizeof m, jb->e.mse);
+        dq_report_num(q, sizeof q, jb->e.sqnr_db);
+        dq_report_num(o, sizeof o, jb->objective);
         fprintf(fp, "%s,%s,%s,%s,%lld,%s,%s,%s,%d,%s,%s,%s,%s\n", model,
                 t->name, t->is_weight ? "weight" : "activation", t->layer,
                 (long long)t->t->size, v->s->name, v->s->label, v->variant,
@@ -409,7 +392,7 @@ static int write_summary(const char *path, const dq_config *c,
                 for (int i = 0; i < n; i++) mean += r[i];
                 mean /= n;
                 char sq[32];
-                fmt_num(sq, sizeof sq, qinf ? INFINITY : qsum / n);
+                dq_report_num(sq, sizeof sq, qinf ? INFINITY : qsum / n);
                 fprintf(fp, "%s,%d,%s,%s,%s,%s,%s,%d,%d,%.9g,%.9g,%.9g,%.9g,"
                             "%.9g,%.9g,%.9g,%s\n",
                         model, vi, series, v->s->name, v->s->label, v->variant,

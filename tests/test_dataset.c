@@ -195,27 +195,17 @@ static void test_default_dir_env(void **state)
 
 /* ---- broken copies ------------------------------------------------------ */
 
-typedef struct {
-    char *dir;
-} fixture;
+typedef dq_test_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *fx = calloc(1, sizeof *fx);
-    if (!fx) return -1;
-    fx->dir = dq_test_mkdtemp("dataset");
-    *state = fx;
-    return fx->dir ? 0 : -1;
+    return dq_test_fixture_setup(state, "dataset");
 }
 
 static int teardown(void **state)
 {
-    fixture *fx = *state;
-    int rc = dq_test_rmtree(fx->dir);
-    free(fx->dir);
-    free(fx);
     dq_dataset_cache_clear();
-    return rc;
+    return dq_test_fixture_teardown(state);
 }
 
 /* A scratch copy of the dataset: symlinks to the real files, except

@@ -28,26 +28,16 @@
 
 #define DISTFIT "build/san/bin/dnateq-distfit"
 
-typedef struct {
-    char *dir;
-} fixture;
+typedef dq_test_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *fx = calloc(1, sizeof *fx);
-    if (!fx) return -1;
-    fx->dir = dq_test_mkdtemp("distfit");
-    *state = fx;
-    return fx->dir ? 0 : -1;
+    return dq_test_fixture_setup(state, "distfit");
 }
 
 static int teardown(void **state)
 {
-    fixture *fx = *state;
-    int rc = dq_test_rmtree(fx->dir);
-    free(fx->dir);
-    free(fx);
-    return rc;
+    return dq_test_fixture_teardown(state);
 }
 
 static void put(dq_h5 *f, const char *name, const dq_tensor *t, const char *kind,

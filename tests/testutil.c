@@ -99,3 +99,21 @@ int dq_test_run(const char *cmd, char **out)
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+int dq_test_fixture_setup(void **state, const char *tag)
+{
+    dq_test_fixture *fx = calloc(1, sizeof *fx);
+    if (!fx) return -1;
+    fx->dir = dq_test_mkdtemp(tag);
+    *state = fx;
+    return fx->dir ? 0 : -1;
+}
+
+int dq_test_fixture_teardown(void **state)
+{
+    dq_test_fixture *fx = *state;
+    int rc = fx->dir ? dq_test_rmtree(fx->dir) : 0;
+    free(fx->dir);
+    free(fx);
+    return rc;
+}

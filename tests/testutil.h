@@ -29,4 +29,12 @@ int dq_test_exists(const char *path);
  * normally. */
 int dq_test_run(const char *cmd, char **out);
 
+/* cmocka fixture: *state becomes a dq_test_fixture whose dir is a fresh
+ * scratch directory "/tmp/dnateq-<tag>-XXXXXX"; teardown removes it. */
+typedef struct {
+    char *dir;
+} dq_test_fixture;
+int dq_test_fixture_setup(void **state, const char *tag);
+int dq_test_fixture_teardown(void **state);
+
 #endif
