@@ -31,7 +31,7 @@ TESTS    := $(TEST_SRC:tests/%.c=build/test/%)
 
 GITREV := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
 
-.PHONY: all deps deps-torch test bench reproduce figures paper zoo clean help run
+.PHONY: all deps deps-torch test bench bench-engine reproduce figures paper zoo clean help run
 .DEFAULT_GOAL := all
 
 all: deps build/libdnateq.a $(BINS)
@@ -116,7 +116,12 @@ zoo: deps-torch
 	@for m in $(ZOO); do $(PY) data/zoo/export.py --model $$m --threads $(THREADS) || exit 1; done
 
 # C engine vs PyTorch images/s on the test split (batch 256, $(THREADS) threads).
-bench: all
+bench: bench-engine
+
+# Both sides run on the OpenBLAS kernels every driver pins itself to
+# (src/blas.h), so PyTorch's linear layers use the same BLAS code.
+bench-engine: export OPENBLAS_CORETYPE := $(or $(OPENBLAS_CORETYPE),$(shell grep -qw avx2 /proc/cpuinfo && echo Haswell))
+bench-engine: all
 	@printf '%-9s %12s %12s %7s\n' model 'C img/s' 'torch img/s' ratio
 	@for m in $(ZOO); do \
 	    f=data/zoo/$$m.h5; [ -f $$f ] || { echo "$$m: $$f missing, skipped"; continue; }; \
@@ -129,8 +134,14 @@ bench: all
 # ---- experiments: registered by mk/ fragments in experiments/ ----------
 -include $(sort $(wildcard experiments/*.mk))
 
+# Each experiment fragment appends its step to REPRODUCE_STEPS; they run in
+# this order (make's dependency tracking skips steps whose inputs did not
+# change), with one progress line per step (experiments/reproduce.sh).
+REPRODUCE_RESDIR := $(if $(QUICK),results-quick,results)
+REPRODUCE_ORDER  := dump distfit qerror dnateq compare expdot energy figures paper
 reproduce: all
-	@echo "reproduce: done"
+	@bash experiments/reproduce.sh $(REPRODUCE_RESDIR) \
+	    $(filter $(REPRODUCE_STEPS) figures $(if $(filter paper,$(REPRODUCE_STEPS)),paper),$(REPRODUCE_ORDER))
 
 figures:
 	@for gp in $(sort $(wildcard plots/*.gp)); do [ "$$(basename $$gp)" = style.gp ] && continue; \

@@ -32,4 +32,4 @@ $(DISTFIT_OUT): $(DISTFIT_DUMPS) build/bin/dnateq-distfit configs/distfit.ini
 	build/bin/dnateq-distfit configs/distfit.ini --out $(DISTFIT_RESDIR) \
 	    --set distfit.models=$(DISTFIT_LIST) $(if $(QUICK),--set run.quick=true)
 
-reproduce: distfit
+REPRODUCE_STEPS += distfit

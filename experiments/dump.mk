@@ -16,4 +16,4 @@ dump: $(DUMP_MODELS:%=data/tensors/%.h5)
 data/tensors/%.h5: data/zoo/%.h5 build/bin/dnateq-dump configs/dump.ini
 	build/bin/dnateq-dump configs/dump.ini --model $< -q
 
-reproduce: dump
+REPRODUCE_STEPS += dump

@@ -24,7 +24,7 @@ $(QERROR_RESDIR)/qerror/%.csv: data/tensors/%.h5 build/bin/dnateq-qerror configs
 	build/bin/dnateq-qerror configs/qerror.ini --set qerror.dump=$< \
 	    --out $(QERROR_RESDIR) $(if $(QUICK),--set run.quick=true)
 
-reproduce: qerror $(QERROR_CSV)
+REPRODUCE_STEPS += qerror
 
 bench: bench-expq
 

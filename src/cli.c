@@ -6,6 +6,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
+#include "blas.h"
+
 #include "dataset.h"
 #include "error.h"
 #include "log.h"
@@ -87,8 +89,65 @@ static void help_print(const dq_cli_spec *spec)
         fprintf(fp, "  %-24s %s\n", f->name, f->help ? f->help : "");
     fprintf(fp, "  %-24s %s\n", "-v / -q", "debug output / warnings only");
     fprintf(fp, "  %-24s %s\n", "-h, --help", "show this help and exit");
+    fprintf(fp, "  %-24s %s\n", "--config-keys",
+            "print the config keys as Markdown and exit");
     if (spec->usage_extra) fprintf(fp, "\n%s\n", spec->usage_extra);
     help_keys(fp, spec->tables);
+}
+
+/* ---- --config-keys ------------------------------------------------------ */
+
+/* Is tables[t][i] the first key of its section in the tables? */
+static int first_of_section(const dq_cfg_key *const *tables, int t, int i)
+{
+    const char *sec = tables[t][i].section;
+    for (int u = 0; u <= t; u++)
+        for (int j = 0; tables[u][j].section && (u < t || j < i); j++)
+            if (strcmp(tables[u][j].section, sec) == 0) return 0;
+    return 1;
+}
+
+/* Calls fn(section, arg) once per section, in order of first appearance. */
+static void each_section(const dq_cfg_key *const *tables,
+                         void (*fn)(const char *section, void *arg), void *arg)
+{
+    for (int t = 0; tables && tables[t]; t++)
+        for (int i = 0; tables[t][i].section; i++)
+            if (first_of_section(tables, t, i)) fn(tables[t][i].section, arg);
+}
+
+static void md_section_name(const char *section, void *fp)
+{
+    fprintf(fp, " `[%s]`", section);
+}
+
+typedef struct {
+    const dq_cli_spec *spec;
+    FILE *fp;
+} md_ctx;
+
+static void md_section_table(const char *section, void *arg)
+{
+    const md_ctx *x = arg;
+    char *md = dq_config_reference_section(x->spec->tables, section);
+    if (!md) dq_fatal(1, "%s", dq_error_message());
+    fprintf(x->fp, "\n### `[%s]`\n\nRead by: `%s`.\n\n%s", section,
+            x->spec->name, md);
+    free(md);
+}
+
+/* The driver's keys as Markdown: a one-row driver table, then one table
+ * per section.  `make config-docs` merges the output of every driver
+ * into configs/README.md (experiments/configdocs.sh). */
+static void config_keys_print(const dq_cli_spec *spec)
+{
+    md_ctx x = {spec, stdout};
+    fprintf(x.fp, "### Drivers\n\n| driver | what it does | sections |\n"
+                  "|---|---|---|\n| `%s` | %s |", spec->name,
+            spec->summary ? spec->summary : "");
+    each_section(spec->tables, md_section_name, x.fp);
+    fprintf(x.fp, " |\n");
+    each_section(spec->tables, md_section_table, &x);
 }
 
 /* ---- parsing ------------------------------------------------------------ */
@@ -219,11 +278,17 @@ static void apply_plan(const dq_cli_spec *spec, dq_config *c,
 dq_config *dq_cli_parse_args(const dq_cli_spec *spec, int argc, char **argv,
                              dq_cli_args *args)
 {
-    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+    dq_blas_pin(argv);
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             help_print(spec);
             exit(0);
         }
+        if (strcmp(argv[i], "--config-keys") == 0) {
+            config_keys_print(spec);
+            exit(fflush(stdout) == 0 ? 0 : 1);
+        }
+    }
     cli_plan p = {.log_level = DQ_LOG_INFO};
     p.ov = calloc((size_t)argc + 1, sizeof *p.ov);
     if (args) {

@@ -3,12 +3,15 @@
  *
  *   dnateq-NAME [CONFIG.ini] [--set section.key=value]... [--model FILE]
  *               [--split NAME] [--threads N] [--seed N] [--out DIR]
- *               [-v|-q] [--help]
+ *               [-v|-q] [--help] [--config-keys]
  *
  * Short flags are aliases for keys of the [run] section (dq_run_keys).
  * The config file is loaded first, then overrides in command-line order.
  * Without a config file the driver runs on its documented defaults.
  * --help prints the driver's usage and the keys it reads, then exits 0.
+ * --config-keys prints the same keys as Markdown (a driver row, then one
+ * table per section: type, default, meaning), then exits 0; `make
+ * config-docs` merges every driver's into configs/README.md.
  * Errors exit 2 with "dnateq: <problem>".
  * dq_cli_parse() also applies [run] threads (omp_set_num_threads) and
  * the log level.

@@ -372,7 +372,15 @@ int dq_config_set_arg(dq_config *c, const char *assignment)
     return dq_config_set(c, section, key, eq + 1, "--set");
 }
 
-/* inih reads through this reader so that the handler knows the line. */
+/* inih reads through this reader so that the handler knows the line.
+ *
+ * Continuation lines: inih (INI_ALLOW_MULTILINE, Python configparser's
+ * rule) hands an indented line that follows `key = value` to the handler
+ * again, under the same key, with only that line's text.  The handler
+ * joins it to what the key has so far with one space, so
+ *     models = mlp alexnet
+ *              resnet20 vit
+ * reads as "mlp alexnet resnet20 vit". */
 typedef struct {
     dq_config *c;
     FILE *fp;
@@ -380,6 +388,9 @@ typedef struct {
     int line;
     int long_line; /* line number of the first over-long line, or 0 */
     int err_line;  /* line of the first handler error, or 0 */
+    int indented;  /* the line just read starts with a blank */
+    char *raw;     /* the value so far of the key last set (malloc()ed) */
+    char key[256]; /* "section\nname" of that key */
 } ini_ctx;
 
 static char *cfg_reader(char *str, int num, void *stream)
@@ -388,6 +399,8 @@ static char *cfg_reader(char *str, int num, void *stream)
     char *s = fgets(str, num, x->fp);
     if (!s) return NULL;
     x->line++;
+    x->indented = s[0] == ' ' || s[0] == '\t';
+    if (s[0] == '[') x->key[0] = '\0'; /* a new section ends continuation */
     size_t len = strlen(s);
     if (len && s[len - 1] != '\n' && !feof(x->fp) && !x->long_line) {
         x->long_line = x->line;
@@ -399,6 +412,41 @@ static char *cfg_reader(char *str, int num, void *stream)
     return s;
 }
 
+/* Length of a continuation line's text without its inline comment: inih
+ * 55 passes the whole line (later versions cut " ;..." as for key lines). */
+static size_t cont_len(const char *value)
+{
+    size_t n = strlen(value);
+    for (size_t i = 1; i < n; i++)
+        if (value[i] == ';' && (value[i - 1] == ' ' || value[i - 1] == '\t')) {
+            n = i;
+            break;
+        }
+    while (n && (value[n - 1] == ' ' || value[n - 1] == '\t')) n--;
+    return n;
+}
+
+/* The raw text of the key's value after this line: the line's value, or,
+ * for a continuation line of the same key, the value so far + " " + it.
+ * NULL when out of memory. */
+static char *raw_value(ini_ctx *x, const char *section, const char *name,
+                       const char *value)
+{
+    char key[sizeof x->key];
+    snprintf(key, sizeof key, "%s\n%s", section, name);
+    int cont = x->indented && x->raw && strcmp(key, x->key) == 0;
+    size_t vlen = cont ? cont_len(value) : strlen(value);
+    size_t n = (cont ? strlen(x->raw) + 1 : 0) + vlen + 1;
+    char *raw = malloc(n);
+    if (!raw) return NULL;
+    snprintf(raw, n, "%s%s%.*s", cont ? x->raw : "", cont ? " " : "",
+             (int)vlen, value);
+    free(x->raw);
+    x->raw = raw;
+    memcpy(x->key, key, sizeof key);
+    return raw;
+}
+
 static int cfg_handler(void *user, const char *section, const char *name,
                        const char *value)
 {
@@ -406,7 +454,10 @@ static int cfg_handler(void *user, const char *section, const char *name,
     if (x->err_line || x->long_line) return 1; /* report the first error */
     char origin[1200];
     snprintf(origin, sizeof origin, "%s:%d", x->path, x->line);
-    if (dq_config_set(x->c, section, name, value, origin) != DQ_OK) {
+    const char *raw = raw_value(x, section, name, value);
+    int rc = raw ? dq_config_set(x->c, section, name, raw, origin)
+                 : DQ_ERROR(DQ_ENOMEM, "%s: out of memory", origin);
+    if (rc != DQ_OK) {
         x->err_line = x->line;
         return 0;
     }
@@ -423,6 +474,7 @@ int dq_config_load_file(dq_config *c, const char *path)
     int rc = ini_parse_stream(cfg_reader, &x, cfg_handler, &x);
     int read_error = ferror(x.fp);
     fclose(x.fp);
+    free(x.raw);
     if (read_error)
         return DQ_ERROR(DQ_EIO, "%s: cannot read config", path);
     if (x.long_line && (!x.err_line || x.long_line < x.err_line))
@@ -560,21 +612,31 @@ char *dq_config_dump(const dq_config *c)
     return sb_finish(&b);
 }
 
+/* Table-cell text: '|' would end the cell, '<' '>' would start HTML. */
 static void md_escape(strbuf *b, const char *s)
 {
     for (; *s; s++) {
         if (*s == '|') sb_printf(b, "\\|");
+        else if (*s == '<') sb_printf(b, "&lt;");
+        else if (*s == '>') sb_printf(b, "&gt;");
         else sb_printf(b, "%c", *s);
     }
 }
 
 char *dq_config_reference(const dq_cfg_key *const *tables)
 {
+    return dq_config_reference_section(tables, NULL);
+}
+
+char *dq_config_reference_section(const dq_cfg_key *const *tables,
+                                  const char *section)
+{
     strbuf b = {0};
     char desc[512];
     sb_printf(&b, "| key | type | default | meaning |\n|---|---|---|---|\n");
     for (int t = 0; tables && tables[t]; t++) {
         for (const dq_cfg_key *k = tables[t]; k->section; k++) {
+            if (section && strcmp(k->section, section) != 0) continue;
             sb_printf(&b, "| `%s.%s` | ", k->section, k->key);
             md_escape(&b, dq_config_key_describe(k, desc, sizeof desc));
             sb_printf(&b, " | ");

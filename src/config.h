@@ -2,11 +2,15 @@
  * config.h — INI experiment configs (inih) with a typed key table.
  *
  * Every key the harness understands is declared in a dq_cfg_key table,
- * one table per module (e.g. dq_run_keys in cli.c, dq_dataset_keys in
- * dataset.c), each terminated by an entry whose section is NULL.  A
- * driver builds its dq_config from the NULL-terminated list of tables it
- * uses.  The same tables generate the config reference in the README
- * (`make config-docs`), so documentation cannot drift from the code.
+ * one table per module (e.g. dq_run_keys in cli.c, dq_search_keys in
+ * search.c) or driver, each terminated by an entry whose section is NULL.
+ * A driver builds its dq_config from the NULL-terminated list of tables
+ * it uses.  The same tables generate the config reference in
+ * configs/README.md (`dnateq-X --config-keys`, `make config-docs`), so
+ * documentation cannot drift from the code.
+ *
+ * An indented line continues the value of the key above it (inih's
+ * multi-line rule); the lines are joined with one space.
  *
  * Loading is strict: an unknown section or key, a value of the wrong type,
  * or a value out of [min, max] is a DQ_ECONFIG error of the form
@@ -86,5 +90,8 @@ const char *dq_config_key_describe(const dq_cfg_key *k, char *buf, size_t len);
 /* Markdown reference of tables: one row per key with type, default, range
  * and help (malloc()ed). */
 char *dq_config_reference(const dq_cfg_key *const *tables);
+/* The same for the keys of one section only (section NULL: every key). */
+char *dq_config_reference_section(const dq_cfg_key *const *tables,
+                                  const char *section);
 
 #endif

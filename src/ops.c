@@ -220,37 +220,80 @@ size_t dq_conv2d_scratch_floats(int C, int H, int W, int kh, int kw,
                               stride_w, pad_h, pad_w, dil_h, dil_w,
                               groups) != DQ_OK)
         return 0;
-    return (size_t)C * kh * kw * (size_t)OH * OW;
+    return (size_t)DQ_CONV2D_SLOTS * C * kh * kw * (size_t)OH * OW;
 }
+
+/* Floor and ceiling of a / b for b > 0 and any sign of a. */
+static int div_floor(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+static int div_ceil(int a, int b) { return -div_floor(-a, b); }
 
 /* im2col of one image: col (C*kh*kw, OH*OW), row r = (c, ki, kj) holds the
  * input pixel each output position sees through kernel tap (ki, kj) of
- * channel c, 0 where the tap falls into the padding. */
+ * channel c, 0 where the tap falls into the padding.  For each tap the
+ * output columns [lo, hi) read inside the image; the rest are padding. */
 static void im2col(float *col, const float *img, int C, int H, int W, int kh,
                    int kw, int stride_h, int stride_w, int pad_h, int pad_w,
                    int dil_h, int dil_w, int OH, int OW)
 {
     int rows = C * kh * kw;
-#pragma omp parallel for if ((int64_t)rows * OH * OW >= DQ_OMP_MIN)
     for (int r = 0; r < rows; r++) {
         int c = r / (kh * kw);
         int ki = (r / kw) % kh;
         int kj = r % kw;
+        int off = kj * dil_w - pad_w; // iw = ow * stride_w + off
+        int lo = div_ceil(-off, stride_w), hi = div_floor(W - 1 - off, stride_w) + 1;
+        lo = lo < 0 ? 0 : lo > OW ? OW : lo;
+        hi = hi < lo ? lo : hi > OW ? OW : hi;
         const float *img_c = img + (size_t)c * H * W; // seek to channel c
         float *col_r = col + (size_t)r * OH * OW;     // seek to row r
         for (int oh = 0; oh < OH; oh++) {
             int ih = oh * stride_h - pad_h + ki * dil_h;
             float *col_row = col_r + (size_t)oh * OW;
             if (ih < 0 || ih >= H) {
-                for (int ow = 0; ow < OW; ow++) col_row[ow] = 0.0f;
+                memset(col_row, 0, (size_t)OW * sizeof *col_row);
                 continue;
             }
-            const float *img_row = img_c + (size_t)ih * W;
-            for (int ow = 0; ow < OW; ow++) {
-                int iw = ow * stride_w - pad_w + kj * dil_w;
-                col_row[ow] = (iw >= 0 && iw < W) ? img_row[iw] : 0.0f;
-            }
+            const float *img_row = img_c + (size_t)ih * W + off;
+            for (int ow = 0; ow < lo; ow++) col_row[ow] = 0.0f;
+            if (stride_w == 1)
+                memcpy(col_row + lo, img_row + lo, (size_t)(hi - lo) * sizeof *col_row);
+            else
+                for (int ow = lo; ow < hi; ow++) col_row[ow] = img_row[ow * stride_w];
+            for (int ow = hi; ow < OW; ow++) col_row[ow] = 0.0f;
         }
+    }
+}
+
+/* The geometry of one conv2d call. */
+typedef struct {
+    int C, H, W, OC, kh, kw, sh, sw, ph, pw, dh, dw, groups, OH, OW;
+} conv_geom;
+
+/* One image of a conv2d: im2col into col (unless pointwise), then per
+ * group g out_g (OC/g, OH*OW) = weight_g (OC/g, K) . col_g (K, OH*OW) as
+ * fixed sgemm tiles, K = (C/g)*kh*kw, then the bias.  Runs on one thread. */
+static void conv2d_image(float *out_b, const float *inp_b, const float *weight,
+                         const float *bias, float *col, const conv_geom *g)
+{
+    int Cg = g->C / g->groups, OCg = g->OC / g->groups;
+    int K = Cg * g->kh * g->kw, P = g->OH * g->OW;
+    if (conv_is_pointwise(g->kh, g->kw, g->sh, g->sw, g->ph, g->pw))
+        col = (float *)inp_b; // the image is (C, H*W) already; only read
+    else
+        im2col(col, inp_b, g->C, g->H, g->W, g->kh, g->kw, g->sh, g->sw,
+               g->ph, g->pw, g->dh, g->dw, g->OH, g->OW);
+    int nt = gemm_tiles(OCg, P); // tiles per group
+    for (int j = 0; j < g->groups * nt; j++) {
+        int gi = j / nt;
+        const float *w_g = weight + (size_t)gi * OCg * K; // group gi filters
+        const float *col_g = col + (size_t)gi * K * P;   // group gi rows
+        float *out_g = out_b + (size_t)gi * OCg * P;      // group gi outputs
+        sgemm_tile(j % nt, OCg, P, K, w_g, K, col_g, P, 0, out_g, P);
+    }
+    if (!bias) return;
+    for (int oc = 0; oc < g->OC; oc++) {
+        float *out_c = out_b + (size_t)oc * P;
+        for (int p = 0; p < P; p++) out_c[p] += bias[oc];
     }
 }
 
@@ -260,10 +303,10 @@ static void im2col(float *col, const float *img, int C, int H, int W, int kh,
  * dq_conv2d_scratch_floats(...) floats.
  * https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html
  *
- * Per image: im2col into scratch (C*kh*kw, OH*OW), then per group g
- *     out_g (OC/g, OH*OW) = weight_g (OC/g, K) . col_g (K, OH*OW)
- * with K = (C/g)*kh*kw, as fixed-size sgemm tiles run in parallel over
- * (group, tile), so the bytes do not depend on the thread count.
+ * The batch runs in chunks of DQ_CONV2D_SLOTS images; the images of a chunk
+ * run in parallel, each through conv2d_image() with its own slot of the
+ * scratch.  The bytes of an image do not depend on the thread count or on
+ * the batch it came in.
  */
 void dq_conv2d_forward(float *out, const float *inp, const float *weight,
                        const float *bias, float *scratch, int B, int C, int H,
@@ -271,38 +314,19 @@ void dq_conv2d_forward(float *out, const float *inp, const float *weight,
                        int stride_w, int pad_h, int pad_w, int dil_h,
                        int dil_w, int groups)
 {
-    int OH = (H + 2 * pad_h - (dil_h * (kh - 1) + 1)) / stride_h + 1;
-    int OW = (W + 2 * pad_w - (dil_w * (kw - 1) + 1)) / stride_w + 1;
-    int Cg = C / groups;   // input channels per group
-    int OCg = OC / groups; // output channels per group
-    int K = Cg * kh * kw;  // reduction length of one output element
-    int P = OH * OW;       // output positions per channel
-    int pointwise = conv_is_pointwise(kh, kw, stride_h, stride_w, pad_h, pad_w);
-
-    for (int b = 0; b < B; b++) {
-        const float *inp_b = inp + (size_t)b * C * H * W; // seek to image b
-        float *out_b = out + (size_t)b * OC * P;          // seek to output b
-        const float *col = inp_b; // pointwise: the image is (C, H*W) already
-        if (!pointwise) {
-            im2col(scratch, inp_b, C, H, W, kh, kw, stride_h, stride_w, pad_h,
-                   pad_w, dil_h, dil_w, OH, OW);
-            col = scratch;
-        }
-        int nt = gemm_tiles(OCg, P); // tiles per group
-#pragma omp parallel for
-        for (int j = 0; j < groups * nt; j++) {
-            int g = j / nt;
-            const float *w_g = weight + (size_t)g * OCg * K; // group g filters
-            const float *col_g = col + (size_t)g * K * P;   // group g rows
-            float *out_g = out_b + (size_t)g * OCg * P;      // group g outputs
-            sgemm_tile(j % nt, OCg, P, K, w_g, K, col_g, P, 0, out_g, P);
-        }
-        if (bias) {
-#pragma omp parallel for if ((int64_t)OC * P >= DQ_OMP_MIN)
-            for (int oc = 0; oc < OC; oc++) {
-                float *out_c = out_b + (size_t)oc * P;
-                for (int p = 0; p < P; p++) out_c[p] += bias[oc];
-            }
+    conv_geom g = {C, H, W, OC, kh, kw, stride_h, stride_w, pad_h, pad_w,
+                   dil_h, dil_w, groups, 0, 0};
+    g.OH = (H + 2 * pad_h - (dil_h * (kh - 1) + 1)) / stride_h + 1;
+    g.OW = (W + 2 * pad_w - (dil_w * (kw - 1) + 1)) / stride_w + 1;
+    size_t slot = (size_t)C * kh * kw * g.OH * g.OW; // one image's im2col
+    for (int b0 = 0; b0 < B; b0 += DQ_CONV2D_SLOTS) {
+        int nb = B - b0 < DQ_CONV2D_SLOTS ? B - b0 : DQ_CONV2D_SLOTS;
+#pragma omp parallel for schedule(static, 1)
+        for (int s = 0; s < nb; s++) {
+            int b = b0 + s;
+            conv2d_image(out + (size_t)b * OC * g.OH * g.OW, // output b
+                         inp + (size_t)b * C * H * W,        // image b
+                         weight, bias, scratch ? scratch + s * slot : NULL, &g);
         }
     }
 }

@@ -46,9 +46,15 @@ int dq_conv2d_output_size(int *OH, int *OW, int C, int H, int W, int OC,
                           int pad_h, int pad_w, int dil_h, int dil_w,
                           int groups);
 
+/* Images one conv2d scratch holds side by side.  A batch runs in chunks
+ * of this many images, one image per thread at a time, so an image's bytes
+ * never depend on the thread count or its batch (each is computed by one
+ * thread, with the same fixed sgemm tiles). */
+#define DQ_CONV2D_SLOTS 8
+
 /* Floats of scratch dq_conv2d_forward needs (one image's im2col matrix,
- * C*kh*kw x OH*OW); 0 means the conv needs none (1x1, stride 1, no
- * padding) and scratch may be NULL.  Also 0 for invalid arguments: call
+ * C*kh*kw x OH*OW, for each of DQ_CONV2D_SLOTS images); 0 means the conv needs none (1x1, stride 1, no padding) and
+ * scratch may be NULL.  Also 0 for invalid arguments: call
  * dq_conv2d_output_size first.  One scratch serves a whole batch. */
 size_t dq_conv2d_scratch_floats(int C, int H, int W, int kh, int kw,
                                 int stride_h, int stride_w, int pad_h,

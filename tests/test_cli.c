@@ -193,6 +193,37 @@ static void test_help(void **state)
     free(out);
 }
 
+/* --config-keys: the driver row, then each section once, in order of
+ * first appearance, with exactly the config module's Markdown table. */
+static void test_config_keys(void **state)
+{
+    fixture *fx = *state;
+    char *argv[] = {"prog", "--threads", "x", "--config-keys", NULL};
+    char *out;
+    assert_int_equal(run_child(fx, &spec, 4, argv, &out), 0);
+    const char *head = "### Drivers\n\n| driver | what it does | sections |\n"
+                       "|---|---|---|\n| `dnateq-test` | a test driver | "
+                       "`[run]` `[search]` |\n\n### `[run]`\n\n"
+                       "Read by: `dnateq-test`.\n\n";
+    assert_true(strncmp(out, head, strlen(head)) == 0);
+    const char *secs[] = {"run", "search"};
+    const char *at[2];
+    for (int i = 0; i < 2; i++) {
+        char *md = dq_config_reference_section(tables, secs[i]);
+        assert_non_null(md);
+        char want[4096];
+        snprintf(want, sizeof want, "### `[%s]`\n\nRead by: `dnateq-test`."
+                 "\n\n%s", secs[i], md);
+        at[i] = strstr(out, want);
+        assert_non_null(at[i]);
+        free(md);
+    }
+    assert_true(at[0] < at[1]);
+    assert_null(strstr(out, "bits_max` | integer, 2..8 | `8` | largest "
+                            "bitwidth |\n| `run.")); /* no keys mixed */
+    free(out);
+}
+
 static void expect_usage_error(const fixture *fx, const dq_cli_spec *sp,
                                int argc, char **argv, const char *msg)
 {
@@ -251,6 +282,7 @@ int main(void)
         T(test_defaults_and_verbose),
         T(test_data_dir_precedence),
         T(test_help),
+        T(test_config_keys),
         T(test_usage_errors),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

@@ -260,6 +260,44 @@ static void test_choices_and_origin(void **state)
                                             "rmae|mse|kl"), DQ_OK);
 }
 
+/* An indented line continues the previous key's value, joined with one
+ * space (inih's multi-line rule, as documented in the README); it is
+ * the last line that counts for the origin and for errors. */
+static void test_continuation_lines(void **state)
+{
+    fixture *fx = *state;
+    write_ini(fx, "[search]\n"
+                  "label = first line\n"
+                  "    second   ; a comment\n"
+                  "; a comment line does not end the value\n"
+                  "\tthird\n"
+                  "objective = kl\n");
+    assert_int_equal(dq_config_load_file(fx->c, fx->ini), DQ_OK);
+    assert_string_equal(dq_config_str(fx->c, "search", "label"),
+                        "first line second third");
+    assert_string_equal(dq_config_str(fx->c, "search", "objective"), "kl");
+    char want[1024];
+    snprintf(want, sizeof want, "%s:5", fx->ini);
+    assert_string_equal(dq_config_origin(fx->c, "search", "label"), want);
+
+    /* A repeated key (not indented) still replaces the value, and a new
+     * section ends the continuation even for a key of the same name. */
+    write_ini(fx, "[search]\nlabel = a\nlabel = b\n  c\n"
+                  "[search]\n  label = d\n");
+    assert_int_equal(dq_config_load_file(fx->c, fx->ini), DQ_OK);
+    assert_string_equal(dq_config_str(fx->c, "search", "label"), "d");
+
+    /* A continuation makes a typed value wrong: the error names its line. */
+    expect_load_error(fx, "[search]\nbits_max = 6\n   7\n",
+                      "3: [search] bits_max: expected an integer, got '6 7'");
+    /* A dump of a joined value reloads to the same value. */
+    write_ini(fx, "[search]\nlabel = x\n y\n");
+    assert_int_equal(dq_config_load_file(fx->c, fx->ini), DQ_OK);
+    char *dump = dq_config_dump(fx->c);
+    assert_non_null(strstr(dump, "\nlabel = x y\n"));
+    free(dump);
+}
+
 static void test_syntax_and_first_error(void **state)
 {
     fixture *fx = *state;
@@ -366,6 +404,23 @@ static void test_reference_and_tables(void **state)
                                "file \\| required |\n"));
     free(md);
 
+    /* One section only, in table order; '<' and '>' are not HTML. */
+    static const dq_cfg_key html[] = {
+        {"h", "dir", DQ_CFG_STR, "", 1, 0, "writes <dir>/<m>.h5"},
+        {NULL, NULL, 0, NULL, 0, 0, NULL}};
+    const dq_cfg_key *const both[] = {search_keys, html, io_keys, NULL};
+    md = dq_config_reference_section(both, "io");
+    assert_string_equal(md, "| key | type | default | meaning |\n"
+                            "|---|---|---|---|\n"
+                            "| `io.model` | path | **required** | model file "
+                            "\\| required |\n"
+                            "| `io.offset` | number | `0` | any number |\n");
+    free(md);
+    md = dq_config_reference_section(both, "h");
+    assert_non_null(strstr(md, "| `h.dir` | string | (empty) | writes "
+                               "&lt;dir&gt;/&lt;m&gt;.h5 |\n"));
+    free(md);
+
     /* Programming errors in tables are caught at alloc. */
     static const dq_cfg_key dup[] = {
         {"a", "k", DQ_CFG_INT, "1", 1, 0, ""},
@@ -409,6 +464,7 @@ int main(void)
         T(test_unknown_section),
         T(test_wrong_type_and_range),
         T(test_choices_and_origin),
+        T(test_continuation_lines),
         T(test_syntax_and_first_error),
         T(test_required_and_paths),
         T(test_dump_roundtrip),

@@ -154,7 +154,7 @@ static void run_conv_case(const conv_case *c, float **out_keep)
     if (pointwise)
         assert_int_equal(ns, 0);
     else
-        assert_int_equal(ns, (size_t)c->C * c->kh * c->kw * OH * OW);
+        assert_int_equal(ns, (size_t)DQ_CONV2D_SLOTS * c->C * c->kh * c->kw * OH * OW);
     // exact-size scratch: ASan catches any overrun
     float *scratch = ns ? malloc(ns * sizeof(float)) : NULL;
     float *out = malloc(no * sizeof(float));
@@ -253,6 +253,32 @@ static void test_linear(void **state)
     free(x);
     free(w);
     free(bias);
+}
+
+/* An image's output bytes do not depend on the batch it comes in: a batch
+ * of 11 (one full chunk of DQ_CONV2D_SLOTS and a partial one) equals the
+ * same images convolved one at a time, bit for bit. */
+static void test_conv2d_batch_invariant(void **state)
+{
+    (void)state;
+    const int B = 11, C = 3, H = 9, W = 7, OC = 5, k = 3;
+    size_t img = (size_t)C * H * W, oimg = (size_t)OC * H * W;
+    float *x = rand_floats(B * img), *w = rand_floats((size_t)OC * C * k * k);
+    float *bias = rand_floats(OC);
+    size_t ns = dq_conv2d_scratch_floats(C, H, W, k, k, 1, 1, 1, 1, 1, 1, 1);
+    float *scratch = malloc(ns * sizeof(float));
+    float *all = malloc(B * oimg * sizeof(float)), *one = malloc(oimg * sizeof(float));
+    assert_non_null(scratch);
+    assert_non_null(all);
+    assert_non_null(one);
+    dq_conv2d_forward(all, x, w, bias, scratch, B, C, H, W, OC, k, k, 1, 1, 1,
+                      1, 1, 1, 1);
+    for (int b = 0; b < B; b++) {
+        dq_conv2d_forward(one, x + b * img, w, bias, scratch, 1, C, H, W, OC, k,
+                          k, 1, 1, 1, 1, 1, 1, 1);
+        assert_memory_equal(one, all + b * oimg, oimg * sizeof(float));
+    }
+    free(x), free(w), free(bias), free(scratch), free(all), free(one);
 }
 
 /* ---- batchnorm ------------------------------------------------------- */
@@ -1050,6 +1076,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv2d_cases),
+        cmocka_unit_test(test_conv2d_batch_invariant),
         cmocka_unit_test(test_conv2d_output_size_errors),
         cmocka_unit_test(test_linear),
         cmocka_unit_test(test_batchnorm2d_fold),
