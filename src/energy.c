@@ -3,9 +3,9 @@
  * prices from the [energy] config section, the accelerator's memory
  * hierarchy from [accelerator], applied to dq_opcount counts (opcount.h).
  *
- * Where it sits: the energy experiment builds one dq_opcount per layer and
- * scheme, prices it here and sums the layers; nothing here knows about
- * models or plans.
+ * Where it sits: the energy experiment builds a dq_optable per model and
+ * scheme (opcount.h), prices each layer here and sums them; nothing here
+ * reads models or plans.
  */
 #include "energy.h"
 
@@ -203,4 +203,21 @@ void dq_energy_add(dq_energy *acc, const dq_energy *x)
     acc->dram_bits += x->dram_bits;
     acc->spilled += x->spilled;
     acc->weights_streamed += x->weights_streamed;
+}
+
+int dq_energy_optable(dq_energy *total, dq_energy *per,
+                      const dq_energy_params *e, const dq_optable *t)
+{
+    if (!total || !e || !t) return DQ_ERROR(DQ_EINVAL, "energy: NULL argument");
+    memset(total, 0, sizeof *total);
+    for (int r = 0; r < t->n; r++) {
+        dq_energy x;
+        int rc = dq_energy_layer(&x, e, &t->oc[r]);
+        if (rc != DQ_OK)
+            return dq_error_prefix(rc, "%s: layer '%s'", t->m->path,
+                                   t->m->nodes[t->node[r]].name);
+        dq_energy_add(total, &x);
+        if (per) per[r] = x;
+    }
+    return DQ_OK;
 }

@@ -36,6 +36,8 @@
  *     second operand) exceed the SRAM spills them: they also cross DRAM.
  * Compute: each count of dq_opcount times the energy of its operation at
  * its width.  The model's input image and logits are not charged.
+ * dq_energy_optable() prices every row of a dq_optable (opcount.h) and
+ * sums them: the energy of one inference of a whole model.
  */
 #ifndef DQ_ENERGY_H
 #define DQ_ENERGY_H
@@ -93,5 +95,9 @@ int dq_energy_layer(dq_energy *out, const dq_energy_params *e,
                     const dq_opcount *oc);
 /* acc += x (for model totals). */
 void dq_energy_add(dq_energy *acc, const dq_energy *x);
+/* *total = the sum over t's rows (counted: dq_optable_count), per[r]
+ * (t->n entries, or NULL) each row's energy. */
+int dq_energy_optable(dq_energy *total, dq_energy *per,
+                      const dq_energy_params *e, const dq_optable *t);
 
 #endif

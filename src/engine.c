@@ -44,6 +44,8 @@ struct dq_engine {
     void *act_ctx;
     dq_capture_fn cap;
     void *cap_ctx;
+    dq_op_fn op;
+    void *op_ctx;
     int keep;    /* keep every value after a forward */
     int64_t kept_B; /* batch of the kept values; 0: none */
 };
@@ -158,6 +160,21 @@ void dq_engine_set_capture(dq_engine *e, dq_capture_fn fn, void *ctx)
 {
     e->cap = fn;
     e->cap_ctx = ctx;
+}
+
+void dq_engine_set_op_override(dq_engine *e, dq_op_fn fn, void *ctx)
+{
+    e->op = fn;
+    e->op_ctx = ctx;
+}
+
+/* Hook (d): *done = 1 when the override computed the node's output. */
+static int op_override(dq_engine *e, const dq_node *nd, const dq_tensor **x,
+                       const dq_tensor *w, dq_tensor *out, int *done)
+{
+    *done = 0;
+    if (!e->op) return DQ_OK;
+    return e->op(e->op_ctx, nd, (const dq_tensor *const *)x, w, out, done);
 }
 
 void dq_engine_reset_weights(dq_engine *e)
@@ -331,7 +348,7 @@ static int run_node(dq_engine *e, int i, const float *input)
     const dq_tensor *x[2] = {NULL, NULL};
     buf tmp[2] = {{NULL, 0}, {NULL, 0}};
     buf out = {NULL, 0};
-    int inplace = 0, rc = DQ_OK;
+    int inplace = 0, done = 0, rc = DQ_OK;
     if (nd->op == DQ_OP_CONSTANT) return DQ_OK;
     if (nd->n_inputs) x[0] = in_val(e, nd, 0);
     if (nd->n_inputs > 1) x[1] = in_val(e, nd, 1);
@@ -353,7 +370,9 @@ static int run_node(dq_engine *e, int i, const float *input)
         break;
     case DQ_OP_CONV2D: {
         const dq_tensor *w = weight_of(e, i);
-        if ((rc = buf_get(e, s, nd->name, &out)) != DQ_OK) break;
+        if ((rc = buf_get(e, s, nd->name, &out)) != DQ_OK ||
+            (rc = op_override(e, nd, x, w, out.t, &done)) != DQ_OK || done)
+            break;
         dq_conv2d_forward(out.t->data, x[0]->data, w->data,
                           nd->bias ? nd->bias->data : NULL, e->scratch,
                           (int)is->d[0], (int)is->d[1], (int)is->d[2],
@@ -366,7 +385,9 @@ static int run_node(dq_engine *e, int i, const float *input)
     case DQ_OP_LINEAR: {
         const dq_tensor *w = weight_of(e, i);
         int I = (int)w->shape[1];
-        if ((rc = buf_get(e, s, nd->name, &out)) != DQ_OK) break;
+        if ((rc = buf_get(e, s, nd->name, &out)) != DQ_OK ||
+            (rc = op_override(e, nd, x, w, out.t, &done)) != DQ_OK || done)
+            break;
         dq_linear_forward(out.t->data, x[0]->data, w->data,
                           nd->bias ? nd->bias->data : NULL,
                           (int)(x[0]->size / I), I, (int)w->shape[0]);
@@ -438,7 +459,9 @@ static int run_node(dq_engine *e, int i, const float *input)
         }
         break;
     case DQ_OP_MATMUL:
-        if ((rc = buf_get(e, s, nd->name, &out)) != DQ_OK) break;
+        if ((rc = buf_get(e, s, nd->name, &out)) != DQ_OK ||
+            (rc = op_override(e, nd, x, NULL, out.t, &done)) != DQ_OK || done)
+            break;
         rc = dq_matmul_forward(out.t->data, x[0]->data, x[1]->data,
                                x[0]->rank, x[0]->shape, x[1]->rank,
                                x[1]->shape);

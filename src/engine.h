@@ -27,6 +27,14 @@
  *   (c) capture: dq_engine_set_capture(e, fn, ctx) passes the same inputs
  *       read-only, before the transform (so it sees what arrives at the
  *       op).  The dump driver and calibration use it.
+ *   (d) op override: with dq_engine_set_op_override(e, fn, ctx), every
+ *       conv2d, linear and matmul node calls fn(ctx, node, x, weight, out,
+ *       &done) after (b) and (c), in place of its kernel: x[0] (and x[1]
+ *       for matmul) are the inputs, weight the node's current weight
+ *       (NULL for matmul), out the node's output buffer, already shaped.
+ *       fn either computes all of out (bias included) and sets done = 1,
+ *       or leaves done = 0 and the ops.h kernel runs as usual.  The
+ *       exp-domain executor (expengine.h) uses it.
  * Hooks run on the calling thread, in node order and input order, once
  * per forward; a non-zero return aborts the forward with that status
  * (the hook sets the error message).
@@ -56,6 +64,9 @@ typedef int (*dq_act_fn)(void *ctx, const dq_node *node, int input,
                          dq_tensor *x);
 typedef int (*dq_capture_fn)(void *ctx, const dq_node *node, int input,
                              const dq_tensor *x);
+typedef int (*dq_op_fn)(void *ctx, const dq_node *node,
+                        const dq_tensor *const *x, const dq_tensor *weight,
+                        dq_tensor *out, int *done);
 
 /* The engine borrows m: free the engine before the model. */
 dq_engine *dq_engine_alloc(const dq_model *m);
@@ -74,6 +85,8 @@ const dq_tensor *dq_engine_weight(const dq_engine *e, int node);
 /* (b), (c): fn == NULL removes the hook. */
 void dq_engine_set_act_transform(dq_engine *e, dq_act_fn fn, void *ctx);
 void dq_engine_set_capture(dq_engine *e, dq_capture_fn fn, void *ctx);
+/* (d): fn == NULL removes the override. */
+void dq_engine_set_op_override(dq_engine *e, dq_op_fn fn, void *ctx);
 
 /* Prefix caching. */
 void dq_engine_keep_values(dq_engine *e, int keep);

@@ -66,8 +66,9 @@ dq_expdot *dq_expdot_alloc(const dq_expdot_params *p, int64_t N)
         DQ_ERROR_NULL(DQ_EINVAL, "expdot: base, alpha and beta must be finite");
     if (!(p->base > 1.0))
         DQ_ERROR_NULL(DQ_EINVAL, "expdot: base %g must be > 1", p->base);
-    if (N < 1) DQ_ERROR_NULL(DQ_EINVAL, "expdot: reduction length %lld < 1",
-                             (long long)N);
+    if (N < 1 || N > INT32_MAX)
+        DQ_ERROR_NULL(DQ_EINVAL, "expdot: reduction length %lld outside "
+                      "1..%d", (long long)N, INT32_MAX);
     if (p->counter_bits != 0 && (p->counter_bits < 2 || p->counter_bits > 64))
         DQ_ERROR_NULL(DQ_EINVAL, "expdot: counter_bits %d not 0 or 2..64",
                       p->counter_bits);
@@ -178,39 +179,43 @@ void dq_expdot_combine_cost(const dq_expdot *e, int64_t *muls, int64_t *adds)
 
 /* One dot product of w (stride 1) and a (stride 1) over e->N.  Codes are
  * validated before (validate_codes).  Returns 0, or 1 on a counter
- * leaving [cmin, cmax] (checked variant only). */
+ * leaving [cmin, cmax] (checked variant only).  Two passes: the positions
+ * of the live pairs (neither code zero) are gathered without a branch,
+ * then only those are counted.  Zero codes are common (ReLU outputs,
+ * padding), and skipping them by a branch in one loop costs a
+ * misprediction each. */
 #define DEFINE_DOT(NAME, COMBINE, T, CHECK)                                    \
     static int NAME(const dq_expdot *e, double *out, const dq_ecode *w,        \
                     const dq_ecode *a, void *scratch, dot_tally *t)            \
     {                                                                          \
-        T *c1 = scratch, *c2 = c1 + e->L, *c3 = c2 + e->p.K_w;                 \
+        int32_t *live = scratch; /* N entries, then the counters */          \
+        T *c1 = (T *)(live + 2 * ((e->N + 1) / 2));                            \
+        T *c2 = c1 + e->L, *c3 = c2 + e->p.K_w;                                \
         memset(c1, 0, sizeof(T) * (size_t)(e->L + e->p.K_w + e->p.K_a));      \
         const int use_c2 = e->use_c2, use_c3 = e->use_c3;                      \
-        int64_t nz = 0, incs = 0;                                              \
+        int64_t nz = 0;                                                        \
         for (int64_t i = 0; i < e->N; i++) {                                   \
-            unsigned cw = w[i], ca = a[i];                                     \
-            if ((cw | ca) & DQ_ECODE_ZERO) continue; /* exact 0 term */       \
-            unsigned k = (cw & DQ_ECODE_EXP_MASK) + (ca & DQ_ECODE_EXP_MASK);  \
-            T s = ((cw ^ ca) & DQ_ECODE_NEG) ? (T)-1 : (T)1;                   \
-            nz++;                                                              \
-            c1[k] += s;                                                        \
-            incs++;                                                            \
-            if (CHECK && (c1[k] > e->cmax || c1[k] < e->cmin)) return 1;       \
+            live[nz] = (int32_t)i;                                             \
+            nz += ((w[i] | a[i]) & DQ_ECODE_ZERO) == 0;                        \
+        }                                                                      \
+        for (int64_t j = 0; j < nz; j++) {                                     \
+            unsigned cw = w[live[j]], ca = a[live[j]];                         \
+            unsigned p = cw & DQ_ECODE_EXP_MASK, q = ca & DQ_ECODE_EXP_MASK;   \
+            T s = (T)(1 - 2 * (int)(((cw ^ ca) & DQ_ECODE_NEG) != 0));         \
+            c1[p + q] += s; /* exponent add, sign XOR, increment */           \
+            if (CHECK && (c1[p + q] > e->cmax || c1[p + q] < e->cmin))         \
+                return 1;                                                      \
             if (use_c2) {                                                      \
-                T *c = &c2[cw & DQ_ECODE_EXP_MASK];                            \
-                *c += s;                                                       \
-                incs++;                                                        \
-                if (CHECK && (*c > e->cmax || *c < e->cmin)) return 1;         \
+                c2[p] += s;                                                    \
+                if (CHECK && (c2[p] > e->cmax || c2[p] < e->cmin)) return 1;   \
             }                                                                  \
             if (use_c3) {                                                      \
-                T *c = &c3[ca & DQ_ECODE_EXP_MASK];                            \
-                *c += s;                                                       \
-                incs++;                                                        \
-                if (CHECK && (*c > e->cmax || *c < e->cmin)) return 1;         \
+                c3[q] += s;                                                    \
+                if (CHECK && (c3[q] > e->cmax || c3[q] < e->cmin)) return 1;   \
             }                                                                  \
         }                                                                      \
         t->nz += nz;                                                           \
-        t->incs += incs;                                                       \
+        t->incs += nz * (1 + use_c2 + use_c3);                                 \
         *out = COMBINE(e, c1, c2, c3, t);                                      \
         return 0;                                                              \
     }
@@ -233,9 +238,12 @@ static dot_fn pick_dot(const dq_expdot *e)
                                                                : dot_i64;
 }
 
+/* The live-pair positions (N int32, rounded up to 8 bytes), then the
+ * counters C1, C2, C3 at up to 64 bits. */
 static size_t scratch_bytes(const dq_expdot *e)
 {
-    return sizeof(int64_t) * (size_t)(e->L + e->p.K_w + e->p.K_a);
+    return sizeof(int32_t) * (size_t)(2 * ((e->N + 1) / 2)) +
+           sizeof(int64_t) * (size_t)(e->L + e->p.K_w + e->p.K_a);
 }
 
 /* Every non-zero code's exponent must be below its tensor's K. */

@@ -6,9 +6,11 @@
 #include "opcount.h"
 
 #include "error.h"
+#include "expdot.h"
 #include "ops.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 int dq_opcount_bits_for(int64_t v)
@@ -194,4 +196,268 @@ int dq_opcount_layer(dq_opcount *oc, const dq_layer_dims *d,
     oc->bops = dq_hcm_bops(d->hcm_m, d->hcm_n, d->hcm_k2, p->bits_a, p->bits_w);
     oc->bops_total = oc->bops * (double)d->positions;
     return DQ_OK;
+}
+
+/* ---- a whole model -------------------------------------------------------- */
+
+void dq_optable_free(dq_optable *t)
+{
+    if (!t) return;
+    free(t->node);
+    free(t->dims);
+    free(t->prec);
+    free(t->oc);
+    free(t);
+}
+
+/* Dims of quantizable node i for one inference; sh = shapes at batch 1. */
+static int node_dims(dq_layer_dims *d, const dq_model *m, const dq_shape *sh,
+                     int i)
+{
+    const dq_node *nd = &m->nodes[i];
+    const dq_shape *a = &sh[nd->inputs[0]];
+    const dq_tensor *w = nd->weight;
+    if (nd->op == DQ_OP_CONV2D)
+        return dq_layer_dims_conv2d(
+            d, (int)a->d[1], (int)a->d[2], (int)a->d[3], (int)w->shape[0],
+            (int)w->shape[2], (int)w->shape[3], nd->stride[0], nd->stride[1],
+            nd->padding[0], nd->padding[1], nd->dilation[0], nd->dilation[1],
+            nd->groups);
+    if (nd->op == DQ_OP_LINEAR)
+        return dq_layer_dims_linear(d, dq_shape_size(a->rank, a->d) /
+                                           w->shape[1],
+                                    w->shape[1], w->shape[0]);
+    /* matmul (..., M, K) x (..., K, N): G products, broadcast operands
+     * read once */
+    const dq_shape *b = &sh[nd->inputs[1]], *o = &sh[i];
+    if (a->rank < 2 || b->rank < 2)
+        return DQ_ERROR(DQ_EUNSUP, "%s: node '%s': matmul of a vector is not "
+                        "counted", m->path, nd->name);
+    int64_t M = a->d[a->rank - 2], K = a->d[a->rank - 1],
+            N = b->d[b->rank - 1];
+    DQ_TRY(dq_layer_dims_matmul(d, dq_shape_size(o->rank, o->d) / (M * N), M,
+                                K, N));
+    d->in_elems = dq_shape_size(a->rank, a->d);
+    d->w_elems = dq_shape_size(b->rank, b->d);
+    return DQ_OK;
+}
+
+dq_optable *dq_optable_alloc(const dq_model *m)
+{
+    if (!m) DQ_ERROR_NULL(DQ_EINVAL, "optable: no model");
+    dq_optable *t = calloc(1, sizeof *t);
+    dq_shape *sh = calloc((size_t)m->n_nodes, sizeof *sh);
+    size_t n = (size_t)m->n_nodes; /* an upper bound of the rows */
+    if (t) {
+        t->m = m;
+        t->node = calloc(n, sizeof *t->node);
+        t->dims = calloc(n, sizeof *t->dims);
+        t->prec = calloc(n, sizeof *t->prec);
+        t->oc = calloc(n, sizeof *t->oc);
+    }
+    int rc = !t || !sh || !t->node || !t->dims || !t->prec || !t->oc
+                 ? DQ_ERROR(DQ_ENOMEM, "%s: optable: out of memory", m->path)
+                 : dq_model_shapes(m, 1, sh);
+    for (int i = 0; rc == DQ_OK && i < m->n_nodes; i++) {
+        if (!dq_node_quant_inputs(&m->nodes[i])) continue;
+        t->node[t->n] = i;
+        rc = node_dims(&t->dims[t->n], m, sh, i);
+        t->n++;
+    }
+    free(sh);
+    if (rc != DQ_OK) {
+        dq_optable_free(t); /* exception in constructor, avoid memory leak */
+        return NULL;
+    }
+    dq_optable_set_fp32(t);
+    return t;
+}
+
+void dq_optable_set_fp32(dq_optable *t)
+{
+    const dq_layer_prec fp32 = {DQ_ARITH_FP32, 32, 32, 32, 1, 1, 0, 0, 0, 0, 0};
+    for (int r = 0; r < t->n; r++) t->prec[r] = fp32;
+}
+
+int dq_optable_set_int(dq_optable *t, int bits_w, int bits_a)
+{
+    if (bits_w < 1 || bits_w > 32 || bits_a < 1 || bits_a > 32)
+        return DQ_ERROR(DQ_EINVAL, "optable: INT %d x %d bits outside 1..32",
+                        bits_w, bits_a);
+    const dq_layer_prec p = {DQ_ARITH_INT, bits_w, bits_a, 32, 1, 1,
+                             0, 0, 0, 0, 32};
+    for (int r = 0; r < t->n; r++) t->prec[r] = p;
+    return DQ_OK;
+}
+
+int dq_optable_set_log2(dq_optable *t, int bits)
+{
+    for (int r = 0; r < t->n; r++) {
+        dq_layer_prec *p = &t->prec[r];
+        int bw = bits ? bits : p->bits_w, ba = bits ? bits : p->bits_a;
+        if (bw < 2 || bw > 9 || ba < 2 || ba > 9)
+            return DQ_ERROR(DQ_EINVAL, "%s: layer '%s': log2 at %d x %d bits "
+                            "(2..9)", t->m->path,
+                            t->m->nodes[t->node[r]].name, bw, ba);
+        *p = (dq_layer_prec){DQ_ARITH_LOG2, bw, ba, p->bits_o, p->signed_w,
+                             p->signed_a, 0, 0, 0, 0, 32};
+    }
+    return DQ_OK;
+}
+
+/* The arithmetic a tensor's scheme runs with; -1: none modelled. */
+static int scheme_arith(const dq_plan_tensor *t)
+{
+    if (!t->qp) return DQ_ARITH_FP32;
+    if (strcmp(t->scheme, "uniform") == 0) return DQ_ARITH_INT;
+    if (strcmp(t->scheme, "expq") == 0) return DQ_ARITH_EXPQ;
+    if (strcmp(t->scheme, "log2") == 0 || strcmp(t->scheme, "log-sqrt2") == 0)
+        return DQ_ARITH_LOG2;
+    return -1;
+}
+
+static int any_signed(const dq_plan_tensor *t)
+{
+    for (int64_t c = 0; t->qp && c < t->qp->nchan; c++)
+        if (t->qp->chan[c].is_signed) return 1;
+    return !t->qp; /* FP32 */
+}
+
+/* Precision of plan layer L; roles: conv2d/linear W x A0, matmul A1 x A0. */
+static int prec_of_layer(dq_layer_prec *p, const dq_plan_layer *L,
+                         const char *plan)
+{
+    int mm = strcmp(L->op, "matmul") == 0;
+    const dq_plan_tensor *tw = &L->t[mm ? DQ_PLAN_A1 : DQ_PLAN_W];
+    const dq_plan_tensor *ta = &L->t[DQ_PLAN_A0];
+    int aw = scheme_arith(tw), aa = scheme_arith(ta);
+    if (aw < 0 || aa < 0 ||
+        (aw != aa && aw != DQ_ARITH_FP32 && aa != DQ_ARITH_FP32))
+        return DQ_ERROR(DQ_EUNSUP, "%s: layer '%s': no arithmetic model for "
+                        "%s weights with %s activations", plan, L->name,
+                        tw->scheme, ta->scheme);
+    memset(p, 0, sizeof *p);
+    p->arith = aw == DQ_ARITH_FP32 || aa == DQ_ARITH_FP32 ? DQ_ARITH_FP32
+                                                          : (dq_arith)aw;
+    p->bits_w = dq_plan_tensor_bits(tw);
+    p->bits_a = dq_plan_tensor_bits(ta);
+    p->bits_o = 32;
+    p->signed_w = any_signed(tw);
+    p->signed_a = any_signed(ta);
+    p->acc_bits = 32;
+    if (p->arith != DQ_ARITH_EXPQ) return DQ_OK;
+    dq_expdot_params ep;
+    int rc = dq_expdot_params_from_quant(&ep, tw->qp, ta->qp);
+    if (rc != DQ_OK)
+        return dq_error_prefix(rc, "%s: layer '%s'", plan, L->name);
+    p->zero_w = tw->qp->chan[0].zero_code;
+    p->zero_a = ta->qp->chan[0].zero_code;
+    p->beta_w_nz = ep.beta_w != 0.0;
+    p->beta_a_nz = ep.beta_a != 0.0;
+    return DQ_OK;
+}
+
+int dq_optable_set_plan(dq_optable *t, const dq_plan *p)
+{
+    dq_plan *c = dq_plan_clone(p); /* dq_plan_check records node indices */
+    if (!c) return dq_error_status();
+    int rc = dq_plan_check(c, t->m);
+    const char *name = p->path && *p->path ? p->path : "plan";
+    for (int r = 0; rc == DQ_OK && r < t->n; r++) {
+        int l = dq_plan_find_node(c, t->node[r]);
+        rc = l < 0 ? DQ_ERROR(DQ_EINVAL, "%s: no layer for node '%s'", name,
+                              t->m->nodes[t->node[r]].name)
+                   : prec_of_layer(&t->prec[r], &c->layers[l], name);
+    }
+    dq_plan_free(c);
+    return rc;
+}
+
+/* Bits of input k of the quantizable node of row r (matmul input 1 has
+ * the weight role). */
+static int operand_bits(const dq_optable *t, int r, int k)
+{
+    return k == 1 ? t->prec[r].bits_w : t->prec[r].bits_a;
+}
+
+/* The consumer rule (opcount.h) for row r; reach: n_nodes scratch,
+ * row_of: row of each node (-1 for others). */
+static int output_bits(const dq_optable *t, int r, int logit_bits,
+                       unsigned char *reach, const int *row_of)
+{
+    const dq_model *m = t->m;
+    memset(reach, 0, (size_t)m->n_nodes);
+    reach[t->node[r]] = 1;
+    int bits = 0;
+    for (int j = t->node[r] + 1; j < m->n_nodes; j++) {
+        const dq_node *nd = &m->nodes[j];
+        for (int k = 0; k < nd->n_inputs; k++) {
+            if (!reach[nd->inputs[k]]) continue;
+            if (row_of[j] < 0) { /* not quantizable: the value flows on */
+                reach[j] = 1;
+                continue;
+            }
+            int b = operand_bits(t, row_of[j], k);
+            if (b > bits) bits = b;
+        }
+    }
+    if (reach[m->output] && logit_bits > bits) bits = logit_bits;
+    return bits ? bits : logit_bits;
+}
+
+int dq_optable_count(dq_optable *t, int logit_bits)
+{
+    const dq_model *m = t->m;
+    if (logit_bits < 1 || logit_bits > 64)
+        return DQ_ERROR(DQ_EINVAL, "optable: logit bits %d outside 1..64",
+                        logit_bits);
+    unsigned char *reach = malloc((size_t)m->n_nodes);
+    int *row_of = malloc((size_t)m->n_nodes * sizeof *row_of);
+    int rc = reach && row_of ? DQ_OK
+                             : DQ_ERROR(DQ_ENOMEM, "optable: out of memory");
+    for (int i = 0; rc == DQ_OK && i < m->n_nodes; i++) row_of[i] = -1;
+    for (int r = 0; rc == DQ_OK && r < t->n; r++) row_of[t->node[r]] = r;
+    for (int r = 0; rc == DQ_OK && r < t->n; r++) {
+        t->prec[r].bits_o = output_bits(t, r, logit_bits, reach, row_of);
+        rc = dq_opcount_layer(&t->oc[r], &t->dims[r], &t->prec[r]);
+        if (rc != DQ_OK)
+            dq_error_prefix(rc, "%s: layer '%s'", m->path,
+                            m->nodes[t->node[r]].name);
+    }
+    free(reach);
+    free(row_of);
+    return rc;
+}
+
+static int imax(int a, int b) { return a > b ? a : b; }
+
+void dq_optable_total(const dq_optable *t, dq_opcount *s)
+{
+    memset(s, 0, sizeof *s);
+    for (int r = 0; r < t->n; r++) {
+        const dq_opcount *o = &t->oc[r];
+        s->macs += o->macs;
+        s->outputs += o->outputs;
+        s->fp_mults += o->fp_mults;
+        s->fp_adds += o->fp_adds;
+        s->int_mults += o->int_mults;
+        s->int_adds += o->int_adds;
+        s->exp_adds += o->exp_adds;
+        s->sign_xors += o->sign_xors;
+        s->shifts += o->shifts;
+        s->counter_incs += o->counter_incs;
+        s->combine_muls += o->combine_muls;
+        s->combine_adds += o->combine_adds;
+        s->w_bits += o->w_bits;
+        s->in_bits += o->in_bits;
+        s->out_bits += o->out_bits;
+        s->bops += o->bops;
+        s->bops_total += o->bops_total;
+        s->mult_bits_w = imax(s->mult_bits_w, o->mult_bits_w);
+        s->mult_bits_a = imax(s->mult_bits_a, o->mult_bits_a);
+        s->acc_bits = imax(s->acc_bits, o->acc_bits);
+        s->exp_add_bits = imax(s->exp_add_bits, o->exp_add_bits);
+        s->counter_bits = imax(s->counter_bits, o->counter_bits);
+        s->w_is_param |= o->w_is_param;
+    }
 }

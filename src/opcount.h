@@ -36,9 +36,26 @@
  * a matmul (M,K)x(K,N): m = N, n = K, per group); bops_total multiplies by
  * the output positions (H'·W', or tokens), i.e. MACs x the per-MAC bit
  * operations.  log2 is the real logarithm, not rounded.
+ *
+ * A whole model (dq_optable): one row per quantizable node (graph.h:
+ * conv2d, linear, matmul), in node order, with its dims for one inference
+ * and the precision of one scheme, set from a plan (plan.h: "none" ->
+ * FP32, uniform -> INT, expq -> EXPQ with K, signs, zero codes and β from
+ * its parameters, log2 / log-sqrt2 -> LOG2) or for every row at once (INT
+ * k_w x k_a, LOG2).  Operand roles: conv2d and linear weight x input 0; a
+ * matmul's input 1 takes the weight role and input 0 the activation role
+ * (as in expdot.h).  Output bits: a layer writes its outputs once, at the
+ * bits its consumers read them with — the largest activation bits of the
+ * quantizable layers reached from it through non-quantizable ops (bias,
+ * ReLU, pooling, reshapes, softmax, ...), or logit_bits when it reaches
+ * the model's output; the modelled accelerator fuses those ops and the
+ * requantization into the write, and they are not charged.
  */
 #ifndef DQ_OPCOUNT_H
 #define DQ_OPCOUNT_H
+
+#include "graph.h"
+#include "plan.h"
 
 #include <stdint.h>
 
@@ -109,6 +126,41 @@ int dq_opcount_bits_for(int64_t v);
 
 int dq_opcount_layer(dq_opcount *oc, const dq_layer_dims *d,
                      const dq_layer_prec *p);
+
+/* ---- a whole model ---------------------------------------------------- */
+
+typedef struct {
+    const dq_model *m; /* borrowed */
+    int n;             /* quantizable nodes */
+    int *node;         /* their model node indices, ascending */
+    dq_layer_dims *dims; /* per inference (batch 1) */
+    dq_layer_prec *prec; /* of the scheme set last (alloc: FP32) */
+    dq_opcount *oc;      /* filled by dq_optable_count() */
+} dq_optable;
+
+/* Rows of every quantizable node of m, FP32 precision.  The table borrows
+ * m.  NULL with the error set on failure. */
+dq_optable *dq_optable_alloc(const dq_model *m);
+void dq_optable_free(dq_optable *t); /* NULL is a no-op */
+
+/* Every row FP32 (32-bit operands). */
+void dq_optable_set_fp32(dq_optable *t);
+/* Every row INT bits_w x bits_a (1..32) with a 32-bit accumulator. */
+int dq_optable_set_int(dq_optable *t, int bits_w, int bits_a);
+/* Every row from plan p (a plan of t->m; checked on a copy).  Schemes
+ * without an arithmetic model here (apot, kmeans, ...), or operands of
+ * two different schemes, are DQ_EUNSUP naming the plan and the layer. */
+int dq_optable_set_plan(dq_optable *t, const dq_plan *p);
+/* Every row becomes LOG2 (Miyashita shift-add) at `bits` for both
+ * operands, or at each row's current bits when bits == 0, keeping the
+ * operands' signedness. */
+int dq_optable_set_log2(dq_optable *t, int bits);
+/* Output bits by the consumer rule above, then dq_opcount_layer() of
+ * every row into t->oc. */
+int dq_optable_count(dq_optable *t, int logit_bits);
+/* Sum of the rows' counts (widths: the largest of any row; bops and bits
+ * moved summed). */
+void dq_optable_total(const dq_optable *t, dq_opcount *sum);
 
 /* HCM: BOPs of a layer (per output position) and bits moved. */
 double dq_hcm_bops(int64_t m, int64_t n, int64_t k2, int b_a, int b_w);

@@ -32,3 +32,21 @@ const char *dq_report_num(char *buf, size_t len, double v)
         snprintf(buf, len, "%.9g", v);
     return buf;
 }
+
+dq_afile *dq_report_open(const char *dir, const char *subdir, const char *name,
+                         const char *driver, const char *what, long long seed,
+                         const dq_config *cfg)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/%s", dir, subdir, name);
+    dq_afile *af = dq_afile_open(path);
+    if (!af)
+        return NULL;
+    const char *ext = strrchr(name, '.');
+    int md = ext && strcmp(ext, ".md") == 0;
+    int tex = ext && strcmp(ext, ".tex") == 0;
+    fputs(md ? "<!--\n" : "", af->fp);
+    dq_report_header(af->fp, md ? "" : tex ? "%" : "#", driver, what, seed, cfg);
+    fputs(md ? "-->\n\n" : "", af->fp);
+    return af;
+}

@@ -21,9 +21,17 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "fsutil.h"
 
 void dq_report_header(FILE *fp, const char *c, const char *driver,
                       const char *what, long long seed, const dq_config *cfg);
 const char *dq_report_num(char *buf, size_t len, double v);
+
+/* Opens <dir>/<subdir>/<name> as a dq_afile and writes the provenance
+ * header in the comment syntax of its extension: "#" for .csv and .dat,
+ * "%" for .tex, an HTML comment for .md.  NULL (error set) on failure. */
+dq_afile *dq_report_open(const char *dir, const char *subdir, const char *name,
+                         const char *driver, const char *what, long long seed,
+                         const dq_config *cfg);
 
 #endif

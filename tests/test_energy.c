@@ -7,7 +7,9 @@
  *   the expdot kernel counts while it computes (brute force).
  * - Energies of one-layer models, computed by hand from the Horowitz
  *   figures, for FP32, INT8, DNA-TEQ, mixed-precision uniform and log2,
- *   and for the memory cases (batched, streamed, spilled, per inference).
+ *   and for the memory cases (batched, streamed, spilled, per inference);
+ *   a two-layer model file through dq_optable (output bits by the
+ *   consumer rule) against the same hand computation.
  * - The energy config: the shipped file equals the built-in defaults; an
  *   unknown key or section, a value out of range and an unknown scaling
  *   rule are DQ_ECONFIG errors.
@@ -23,6 +25,7 @@
 #include "error.h"
 #include "expdot.h"
 #include "opcount.h"
+#include "testmodels.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -48,6 +51,11 @@ static dq_ecode *dense_codes(int64_t n, int K, int is_signed)
     for (int64_t i = 0; i < n; i++)
         c[i] = dq_ecode_make(is_signed && (rng_u64() & 1), (int)(rng_u64() % (uint64_t)K));
     return c;
+}
+
+static int fixture_setup(void **state)
+{
+    return dq_test_fixture_setup(state, "energy");
 }
 
 static void assert_close(double got, double want)
@@ -473,6 +481,71 @@ static void test_energy_memory_cases(void **state)
     assert_close(en.sram_bits, (4.0 * 16 * 8 + 4 * 8 * 16 + 4 * 16 * 16) * 8);
 }
 
+/* A whole model through dq_optable: the tiny model of tests/testmodels.h
+ * (conv 2x1x3x3, pad 1, on 1x4x4 -> BatchNorm (folded) -> ReLU ->
+ * flatten -> fc 3x32).  conv: 32 outputs of N = 9 (288 MACs), reads 16
+ * inputs and 18 weights; fc: 3 outputs of N = 32 (96 MACs), 32 inputs,
+ * 96 weights.  Energies by hand with the Horowitz defaults. */
+static void test_energy_model(void **state)
+{
+    const dq_test_fixture *fx = *state;
+    char *path = dq_test_path(fx->dir, "tiny.h5");
+    assert_int_equal(tiny_write(path, TINY_OK), DQ_OK);
+    dq_model *m = dq_model_load(path);
+    assert_non_null(m);
+    dq_optable *t = dq_optable_alloc(m);
+    assert_non_null(t);
+    assert_int_equal(t->n, 2);
+    dq_energy_params ep;
+    assert_int_equal(dq_energy_params_load(&ep, NULL), DQ_OK);
+    dq_energy tot, per[2];
+
+    /* INT8: the conv writes its outputs at the 8 bits the fc reads, the fc
+     * writes 32-bit logits.  compute: 384 MACs x (0.2 + 0.1) + 35 outputs
+     * x (3.7 + 0.9) = 276.2.  SRAM bits: conv 144 + 128 + 256 + 144/32,
+     * fc 768 + 256 + 96 + 768/32 = 1676.5, x 10/64.  DRAM: 28.5 bits x
+     * 1300/64. */
+    assert_int_equal(dq_optable_set_int(t, 8, 8), DQ_OK);
+    assert_int_equal(dq_optable_count(t, 32), DQ_OK);
+    assert_int_equal(t->prec[0].bits_o, 8);
+    assert_int_equal(t->prec[1].bits_o, 32);
+    assert_int_equal(dq_energy_optable(&tot, per, &ep, t), DQ_OK);
+    assert_close(tot.compute_pj, 276.2);
+    assert_close(tot.sram_pj, 1676.5 * 10 / 64);
+    assert_close(tot.dram_pj, 28.5 * 1300 / 64);
+    assert_close(tot.total_pj, 1117.059375);
+    assert_close(per[0].compute_pj + per[1].compute_pj, tot.compute_pj);
+    assert_close(per[1].sram_bits, 1144);
+
+    /* FP32: 384 x (3.7 + 0.9) = 1766.4; SRAM (2130 + 4288) x 10/64;
+     * DRAM (18 + 96) x 1300/64. */
+    dq_optable_set_fp32(t);
+    assert_int_equal(dq_optable_count(t, 32), DQ_OK);
+    assert_int_equal(dq_energy_optable(&tot, NULL, &ep, t), DQ_OK);
+    assert_close(tot.compute_pj, 1766.4);
+    assert_close(tot.sram_pj, 1002.8125);
+    assert_close(tot.dram_pj, 2315.625);
+    assert_close(tot.total_pj, 5084.8375);
+
+    /* log2 at 4 bits (signed, K = 8 each): per MAC a 4-bit exponent add,
+     * a 1-bit XOR, a 32-bit shift and a 32-bit add; one scale per output */
+    assert_int_equal(dq_optable_set_int(t, 8, 8), DQ_OK);
+    assert_int_equal(dq_optable_set_log2(t, 4), DQ_OK);
+    assert_int_equal(dq_optable_count(t, 32), DQ_OK);
+    assert_int_equal(dq_energy_optable(&tot, NULL, &ep, t), DQ_OK);
+    assert_close(tot.compute_pj,
+                 384 * (E_add(4) + E_add(1) + 0.1 + 0.1) + 35 * 3.7);
+    dq_opcount sum;
+    dq_optable_total(t, &sum);
+    assert_int_equal(sum.macs, 384);
+    assert_int_equal(sum.w_bits, (18 + 96) * 4);
+    assert_int_equal(sum.exp_add_bits, 4);
+    assert_true(sum.bops_total == t->oc[0].bops_total + t->oc[1].bops_total);
+    dq_optable_free(t);
+    dq_model_free(m);
+    free(path);
+}
+
 /* ---- config ------------------------------------------------------------- */
 
 static void expect_config_error(const char *text, const char *needle)
@@ -529,6 +602,8 @@ int main(void)
         cmocka_unit_test(test_energy_scaling),
         cmocka_unit_test(test_energy_one_layer),
         cmocka_unit_test(test_energy_memory_cases),
+        cmocka_unit_test_setup_teardown(test_energy_model, fixture_setup,
+                                        dq_test_fixture_teardown),
         cmocka_unit_test(test_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
