@@ -161,6 +161,13 @@ static int value_normalise(const dq_cfg_key *k, const char *text,
     long long iv;
     double dv;
     int bv;
+    /* The dump of every result records "key = value" on one line, which
+     * must load again within inih's line limit. */
+    size_t line = strlen(k->key) + 3 + strlen(text);
+    if (line > INI_MAX_LINE - 2)
+        return DQ_ERROR(DQ_ECONFIG, "%s: [%s] %s: value too long (%zu "
+                        "characters; 'key = value' must fit in %d)", origin,
+                        k->section, k->key, strlen(text), INI_MAX_LINE - 2);
     switch (k->type) {
     case DQ_CFG_INT:
         if (!parse_int(text, &iv))

@@ -20,7 +20,8 @@
 
 #define IDX_IMAGE_MAGIC 2051
 #define IDX_LABEL_MAGIC 2049
-#define IDX_MAX_COUNT 10000000 /* sanity bound before allocating */
+#define IDX_MAX_COUNT 10000000 /* sanity bound on the header count */
+#define IDX_GROW_FIRST (1u << 20) /* first buffer size while reading data */
 
 static const char *const FILE_TRAIN_IMAGES = "train-images-idx3-ubyte.gz";
 static const char *const FILE_TRAIN_LABELS = "train-labels-idx1-ubyte.gz";
@@ -61,10 +62,9 @@ static int gz_fail(gzFile g, const char *path, const char *what)
                     m);
 }
 
-/* Read exactly n bytes of decompressed data; what names the part.  Reads
- * in chunks so that a short stream reports how much it held. */
-static int gz_read_exact(gzFile g, const char *path, void *buf, size_t n,
-                         const char *what)
+/* Read up to n bytes of decompressed data, in chunks; returns how many
+ * arrived before the end of the stream or an error. */
+static size_t gz_read_some(gzFile g, void *buf, size_t n)
 {
     size_t got = 0;
     while (got < n) {
@@ -74,12 +74,59 @@ static int gz_read_exact(gzFile g, const char *path, void *buf, size_t n,
         if (r <= 0) break;
         got += (size_t)r;
     }
-    if (got == n) return DQ_OK;
+    return got;
+}
+
+/* The error for a payload (what) of n bytes that stopped after got. */
+static int gz_short(gzFile g, const char *path, const char *what, size_t got,
+                    size_t n)
+{
     int zerr = Z_OK;
     gzerror(g, &zerr);
     if (zerr != Z_OK) return gz_fail(g, path, what);
     return DQ_ERROR(DQ_EFORMAT, "%s: truncated: %s ends after %zu of %zu "
                     "bytes", path, what, got, n);
+}
+
+/* Read exactly n bytes of decompressed data; what names the part. */
+static int gz_read_exact(gzFile g, const char *path, void *buf, size_t n,
+                         const char *what)
+{
+    size_t got = gz_read_some(g, buf, n);
+    return got == n ? DQ_OK : gz_short(g, path, what, got, n);
+}
+
+/* gz_read_exact into a new buffer (*out, malloc()ed).  The buffer grows
+ * with the data that actually arrives, so a short file whose header
+ * declares a huge count fails as truncated instead of first allocating
+ * what the header claims. */
+static int gz_read_alloc(gzFile g, const char *path, size_t n,
+                         const char *what, uint8_t **out)
+{
+    size_t have = 0, cap = n < IDX_GROW_FIRST ? n : IDX_GROW_FIRST;
+    uint8_t *buf = malloc(cap ? cap : 1);
+    int rc = buf ? DQ_OK : DQ_ERROR(DQ_ENOMEM, "%s: out of memory", path);
+    while (rc == DQ_OK && have < n) {
+        if (have == cap) {
+            size_t ncap = cap > n - cap ? n : 2 * cap;
+            uint8_t *nb = realloc(buf, ncap);
+            if (!nb) {
+                rc = DQ_ERROR(DQ_ENOMEM, "%s: out of memory", path);
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = gz_read_some(g, buf + have, cap - have);
+        if (got < cap - have) rc = gz_short(g, path, what, have + got, n);
+        have += got;
+    }
+    if (rc != DQ_OK) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    return DQ_OK;
 }
 
 /* After the payload: the stream must end cleanly (this also makes zlib
@@ -133,10 +180,9 @@ static int idx_read_images(gzFile g, const char *path, uint8_t **px,
     if (h[2] != DQ_FMNIST_ROWS || h[3] != DQ_FMNIST_COLS)
         return DQ_ERROR(DQ_EFORMAT, "%s: images are %ux%u, expected %dx%d",
                         path, h[2], h[3], DQ_FMNIST_ROWS, DQ_FMNIST_COLS);
-    size_t bytes = (size_t)h[1] * DQ_FMNIST_PIXELS;
-    uint8_t *buf = malloc(bytes ? bytes : 1);
-    if (!buf) return DQ_ERROR(DQ_ENOMEM, "%s: out of memory", path);
-    int rc = gz_read_exact(g, path, buf, bytes, "the image data");
+    uint8_t *buf = NULL;
+    int rc = gz_read_alloc(g, path, (size_t)h[1] * DQ_FMNIST_PIXELS,
+                           "the image data", &buf);
     if (rc == DQ_OK) rc = gz_expect_end(g, path, h[1], "images");
     if (rc != DQ_OK) {
         free(buf);
@@ -152,9 +198,8 @@ static int idx_read_labels(gzFile g, const char *path, uint8_t **lab,
 {
     uint32_t h[2];
     DQ_TRY(idx_header(g, path, IDX_LABEL_MAGIC, 2, h));
-    uint8_t *buf = malloc(h[1] ? h[1] : 1);
-    if (!buf) return DQ_ERROR(DQ_ENOMEM, "%s: out of memory", path);
-    int rc = gz_read_exact(g, path, buf, h[1], "the label data");
+    uint8_t *buf = NULL;
+    int rc = gz_read_alloc(g, path, h[1], "the label data", &buf);
     if (rc == DQ_OK) rc = gz_expect_end(g, path, h[1], "labels");
     for (uint32_t i = 0; rc == DQ_OK && i < h[1]; i++)
         if (buf[i] >= DQ_FMNIST_CLASSES)

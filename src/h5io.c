@@ -3,7 +3,13 @@
  *
  * All HDF5 calls are wrapped so that a failure becomes a dnateq error
  * naming the file and the object; HDF5's automatic error printing is
- * switched off once, on first use.
+ * switched off once, on first use.  Groups and datasets are created
+ * without timestamps (HDF5 records them by default), so that the same
+ * content always gives the same bytes: results compare byte for byte.
+ * Before HDF5 reads a file, its global heaps are checked, and before a
+ * dataset is read, its dataspace is checked against what the file stores
+ * (see h5_check_global_heaps and h5_check_extent): both guard against
+ * corrupt files that HDF5 1.10 would otherwise trust.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "h5io.h"
@@ -12,6 +18,8 @@
 #include "fsutil.h"
 
 #include <hdf5.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -102,6 +110,120 @@ void dq_h5_abort(dq_h5 *f)
     h5_free(f);
 }
 
+/* ---- global heap check ---------------------------------------------------
+ *
+ * Variable-length strings (every string attribute h5py writes) live in
+ * global heap collections: a block "GCOL", version 1, three zero bytes,
+ * its size (8 bytes, little-endian), then objects, each a 16-byte header
+ * (index: 2 bytes, reference count: 2, reserved: 4, size: 8) and its data
+ * padded to 8 bytes; index 0 is the free space, whose size includes its
+ * header and is not padded; fewer than 16 bytes at the end are free too.
+ * HDF5 1.10 trusts those sizes: a corrupt one makes H5HG_read copy far
+ * past the collection (a crash), and a zero-sized free space makes the
+ * collection parser loop forever.  So before HDF5 reads a file, every
+ * collection in it must tile exactly as above, each index used once.
+ * (Not covered: a string whose heap reference names an index the
+ * collection does not hold; HDF5 1.10 only asserts that, and checking it
+ * would mean decoding the object headers.) */
+
+#define GCOL_HDR 16
+#define GCOL_SCAN (1 << 20)
+
+static uint64_t le_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+/* Walk the objects of a collection of size bytes (header included): they
+ * must tile it, and no object index may appear twice. */
+static int gcol_tiles(const unsigned char *c, uint64_t size)
+{
+    unsigned char seen[65536 / 8] = {0};
+    uint64_t p = GCOL_HDR;
+    while (size - p >= GCOL_HDR) {
+        unsigned idx = (unsigned)c[p] | (unsigned)c[p + 1] << 8;
+        uint64_t osize = le_u64(c + p + 8);
+        if (osize > size - p) return 0;
+        uint64_t need = idx ? GCOL_HDR + ((osize + 7) & ~(uint64_t)7) : osize;
+        if (need < GCOL_HDR || need > size - p) return 0;
+        if (idx && (seen[idx / 8] >> (idx % 8) & 1)) return 0;
+        seen[idx / 8] |= (unsigned char)(1u << (idx % 8));
+        p += need;
+    }
+    return 1;
+}
+
+/* The collection starting at offset off of the open file fp. */
+static int gcol_check(FILE *fp, const char *path, uint64_t off,
+                      uint64_t file_size)
+{
+    unsigned char hdr[GCOL_HDR];
+    if (fseeko(fp, (off_t)off, SEEK_SET) != 0 ||
+        fread(hdr, 1, sizeof hdr, fp) != sizeof hdr)
+        return DQ_ERROR(DQ_EIO, "%s: cannot read", path);
+    uint64_t size = le_u64(hdr + 8);
+    if (size < GCOL_HDR || size > file_size - off)
+        return DQ_ERROR(DQ_EFORMAT, "%s: truncated or corrupt HDF5 file: "
+                        "the global heap at offset %llu claims %llu bytes, "
+                        "the file has %llu", path, (unsigned long long)off,
+                        (unsigned long long)size,
+                        (unsigned long long)file_size);
+    unsigned char *c = malloc(size);
+    if (!c) return DQ_ERROR(DQ_ENOMEM, "%s: out of memory", path);
+    int ok = fseeko(fp, (off_t)off, SEEK_SET) == 0 &&
+             fread(c, 1, size, fp) == size;
+    int tiles = ok && gcol_tiles(c, size);
+    free(c);
+    if (!ok) return DQ_ERROR(DQ_EIO, "%s: cannot read", path);
+    if (!tiles)
+        return DQ_ERROR(DQ_EFORMAT, "%s: corrupt HDF5 file: the objects of "
+                        "the global heap at offset %llu do not fit in it",
+                        path, (unsigned long long)off);
+    return DQ_OK;
+}
+
+/* 1 when b starts a collection: "GCOL", version 1, three zero bytes. */
+static int gcol_at(const unsigned char *b)
+{
+    return memcmp(b, "GCOL\1\0\0\0", 8) == 0;
+}
+
+/* Check every collection of the file, found by scanning it in blocks
+ * that overlap by 7 bytes (a header cut by a block boundary is seen in
+ * the next block). */
+static int h5_check_global_heaps(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return DQ_ERROR(DQ_EIO, "%s: cannot open", path);
+    unsigned char *buf = malloc(GCOL_SCAN);
+    int rc = buf ? DQ_OK : DQ_ERROR(DQ_ENOMEM, "%s: out of memory", path);
+    uint64_t base = 0, file_size = 0;
+    if (rc == DQ_OK && (fseeko(fp, 0, SEEK_END) != 0 ||
+                        (file_size = (uint64_t)ftello(fp)) == (uint64_t)-1))
+        rc = DQ_ERROR(DQ_EIO, "%s: cannot read", path);
+    while (rc == DQ_OK && base + 8 <= file_size) {
+        size_t n = file_size - base < GCOL_SCAN ? (size_t)(file_size - base)
+                                                : GCOL_SCAN;
+        if (fseeko(fp, (off_t)base, SEEK_SET) != 0 || fread(buf, 1, n, fp) != n) {
+            rc = DQ_ERROR(DQ_EIO, "%s: cannot read", path);
+            break;
+        }
+        for (size_t i = 0; rc == DQ_OK && i + 8 <= n; i++) {
+            const unsigned char *hit = memchr(buf + i, 'G', n - 7 - i);
+            if (!hit) break;
+            i = (size_t)(hit - buf);
+            if (gcol_at(hit)) rc = gcol_check(fp, path, base + i, file_size);
+        }
+        if (n < GCOL_SCAN) break;
+        base += n - 7;
+    }
+    free(buf);
+    fclose(fp);
+    return rc;
+}
+
 dq_h5 *dq_h5_open(const char *path, const char *format, int max_version)
 {
     h5_quiet();
@@ -111,6 +233,7 @@ dq_h5 *dq_h5_open(const char *path, const char *format, int max_version)
     if (H5Fis_hdf5(path) <= 0)
         DQ_ERROR_NULL(DQ_EFORMAT, "%s: not an HDF5 file (bad signature or "
                       "truncated)", path);
+    if (h5_check_global_heaps(path) != DQ_OK) return NULL;
     dq_h5 *f = calloc(1, sizeof *f);
     if (!f) DQ_ERROR_NULL(DQ_ENOMEM, "%s: out of memory", path);
     f->fid = -1;
@@ -186,7 +309,10 @@ int dq_h5_mkgroup(dq_h5 *f, const char *obj)
     if (dq_h5_exists(f, obj)) return DQ_OK;
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t g = H5Gcreate2(f->fid, obj, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    H5Pset_obj_track_times(gcpl, 0); /* no timestamps: reproducible bytes */
+    hid_t g = H5Gcreate2(f->fid, obj, lcpl, gcpl, H5P_DEFAULT);
+    H5Pclose(gcpl);
     H5Pclose(lcpl);
     if (g < 0)
         return DQ_ERROR(DQ_EIO, "%s: cannot create group '%s'", f->path, obj);
@@ -214,6 +340,7 @@ static int h5_write(dq_h5 *f, const char *obj, hid_t filetype, hid_t memtype,
         return DQ_ERROR(DQ_EIO, "%s: cannot replace '%s'", f->path, obj);
     hid_t space = H5Screate_simple(rank, dims, NULL);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl, 0); /* no timestamps: reproducible bytes */
     hsize_t n = 1;
     for (int i = 0; i < rank; i++) n *= dims[i];
     if (compress && rank > 0 && n >= 1024) {
@@ -247,6 +374,33 @@ int dq_h5_write_tensor(dq_h5 *f, const char *obj, const dq_tensor *t,
     for (int i = 0; i < t->rank; i++) dims[i] = (hsize_t)t->shape[i];
     return h5_write(f, obj, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, t->rank, dims,
                     t->data, compress);
+}
+
+/* deflate never compresses more than 1032:1, so a dataset cannot hold more
+ * than this many bytes per byte it stores (plus a small allowance). */
+#define H5_MAX_RATIO 1032
+#define H5_SLACK 4096
+
+/* The dataspace of dataset ds (rank r, dims, elements of elsize bytes)
+ * must fit in what the file stores for it: a corrupt dataspace would
+ * otherwise make the reader allocate whatever it claims. */
+static int h5_check_extent(dq_h5 *f, const char *obj, hid_t ds, int r,
+                           const hsize_t *dims, size_t elsize)
+{
+    uint64_t bytes = elsize, stored = (uint64_t)H5Dget_storage_size(ds);
+    int over = 0;
+    for (int i = 0; i < r; i++) {
+        if (dims[i] && bytes > UINT64_MAX / dims[i]) over = 1;
+        else bytes *= dims[i];
+    }
+    if (!over && bytes <= (stored > (UINT64_MAX - H5_SLACK) / H5_MAX_RATIO
+                               ? UINT64_MAX
+                               : stored * H5_MAX_RATIO + H5_SLACK))
+        return DQ_OK;
+    return DQ_ERROR(DQ_EFORMAT, "%s: dataset '%s' claims %s%llu bytes but "
+                    "the file stores %llu for it (corrupt dataspace)",
+                    f->path, obj, over ? "more than " : "",
+                    (unsigned long long)bytes, (unsigned long long)stored);
 }
 
 /* Open dataset obj, check its type class/size and return rank and dims. */
@@ -285,6 +439,10 @@ static hid_t h5_open_ds(dq_h5 *f, const char *obj, H5T_class_t want,
     }
     H5Sget_simple_extent_dims(space, dims, NULL);
     H5Sclose(space);
+    if (h5_check_extent(f, obj, ds, r, dims, size) != DQ_OK) {
+        H5Dclose(ds);
+        return -1;
+    }
     *rank = r;
     return ds;
 }
