@@ -47,6 +47,9 @@ static const dq_cfg_key dnateq_keys[] = {
     {"dnateq", "int8_act_affine", DQ_CFG_BOOL, "true", 1, 0,
      "INT8 baseline: affine (true, PyTorch's default observer) or "
      "symmetric per-tensor activations"},
+    {"dnateq", "tensors", DQ_CFG_STR, "", 1, 0,
+     "tensor dump to take the activation calibration samples from (empty: "
+     "capture them on calib, search.act_samples per tensor)"},
     {NULL, NULL, 0, NULL, 0, 0, NULL},
 };
 
@@ -77,6 +80,11 @@ static dq_cfg_key *table_copy(const dq_cfg_key *src, const char *section,
     return t;
 }
 
+/* run.quick (make ... QUICK=1): a smoke test on the first images of the
+ * splits, with coarse searches (search_opts). */
+#define QUICK_REPORT 300     /* val and test images reported on */
+#define QUICK_SEARCH_VAL 200 /* val images of each search */
+
 /* ---- per-model results ------------------------------------------------------ */
 
 /* One evaluated plan. */
@@ -95,10 +103,12 @@ typedef struct {
     dq_qsession *s;
     const char *model;    /* model name */
     char *dir;            /* <run.out>/dnateq */
+    const dq_dataset *test, *val; /* reported on (run.quick: QUICK_REPORT) */
     int64_t ntest, nval;
     dq_calibrator int8_cal;
     entry fp32, int8, dnateq, mpu;
     int have_mpu;
+    char timing[256];     /* where the wall time went */
 } run;
 
 static char *path_of(const char *dir, const char *model, const char *suffix)
@@ -112,14 +122,47 @@ static char *path_of(const char *dir, const char *model, const char *suffix)
 
 static void evaluate_test(run *R, entry *e)
 {
-    const dq_dataset *test = dq_qsession_split(R->s, "test");
     char label[64];
     snprintf(label, sizeof label, "%s: test", e->name);
-    if (dq_qinfer_evaluate(R->s->model, e->plan, test, R->s->batch, &e->test,
-                           NULL, R->s->progress, label) != DQ_OK)
+    if (dq_qinfer_evaluate(R->s->model, e->plan, R->test, R->s->batch,
+                           &e->test, NULL, R->s->progress, label) != DQ_OK)
         dq_die();
-    dq_wilson(e->test, test->n, DQ_Z95, &e->lo, &e->hi);
+    dq_wilson(e->test, R->test->n, DQ_Z95, &e->lo, &e->hi);
     if (e->plan) dq_plan_stats_compute(e->plan, &e->st);
+}
+
+/* The run's config and seed into a plan it writes. */
+static void plan_record(const run *R, dq_plan *p)
+{
+    char *cfg = dq_config_dump(R->cfg);
+    if (!cfg || dq_plan_set_str(&p->config, cfg) != DQ_OK) dq_die();
+    free(cfg);
+    p->seed = R->s->seed;
+}
+
+/* Options of the search of section `sec` and its quantizer (`qsec`);
+ * run.quick caps them to a smoke-test size (README: QUICK=1). */
+static void search_opts(const dq_config *cfg, const char *sec,
+                        const char *qsec, dq_search_opts *o, dq_quant_opts *q)
+{
+    if (dq_search_opts_from_config(cfg, sec, o) != DQ_OK ||
+        dq_quant_opts_from_config(cfg, qsec, q) != DQ_OK)
+        dq_fatal(2, "%s", dq_error_message());
+    if (!dq_config_bool(cfg, "run", "quick")) return;
+    if (o->val_images == 0 || o->val_images > QUICK_SEARCH_VAL)
+        o->val_images = QUICK_SEARCH_VAL;
+    if (o->sens_images == 0 || o->sens_images > QUICK_SEARCH_VAL / 2)
+        o->sens_images = QUICK_SEARCH_VAL / 2;
+    if (o->max_evals > 16) o->max_evals = 16;
+    if (o->act_samples > 32768) o->act_samples = 32768;
+    /* coarser parameter searches (expq base and alpha/beta; the
+     * histogram calibrators of uniform) */
+    if (q->base_grid > 12) q->base_grid = 12;
+    if (q->base_tol < 1e-2) q->base_tol = 1e-2;
+    if (q->lloyd_iters > 4) q->lloyd_iters = 4;
+    if (q->refine_evals > 2) q->refine_evals = 2;
+    if (q->calib_bins > 256) q->calib_bins = 256;
+    if (q->calib_start_bin > 32) q->calib_start_bin = 32;
 }
 
 /* The search of section `sec` with quant options of section `qsec`. */
@@ -128,28 +171,15 @@ static void run_search(run *R, entry *e, const char *sec, const char *qsec,
 {
     dq_search_opts o;
     dq_quant_opts q;
-    if (dq_search_opts_from_config(R->cfg, sec, &o) != DQ_OK ||
-        dq_quant_opts_from_config(R->cfg, qsec, &q) != DQ_OK)
-        dq_fatal(2, "%s", dq_error_message());
-    if (dq_config_bool(R->cfg, "run", "quick")) {
-        /* smoke-test size: fewer val images and evaluations */
-        if (o.val_images == 0 || o.val_images > 1000) o.val_images = 1000;
-        if (o.sens_images == 0 || o.sens_images > 500) o.sens_images = 500;
-        if (o.max_evals > 60) o.max_evals = 60;
-        if (o.act_samples > 65536) o.act_samples = 65536;
-    }
+    search_opts(R->cfg, sec, qsec, &o, &q);
     dq_log_info("%s: %s search (%s, %d..%d bits, budget %.2f points)",
                 R->model, label, o.scheme, o.n_min, o.n_max, o.budget);
     if (dq_search_session(R->s, &o, &q, &q, label, &e->r, &e->out) != DQ_OK)
         dq_die();
     e->plan = e->out.plan;
-    char *cfg = dq_config_dump(R->cfg);
-    if (!cfg || dq_plan_set_str(&e->plan->config, cfg) != DQ_OK) dq_die();
-    free(cfg);
-    e->plan->seed = R->s->seed;
-    const dq_dataset *val = dq_qsession_split(R->s, "val");
-    if (o.val_images == 0 || o.val_images >= val->n) e->val = e->r.correct;
-    else if (dq_qinfer_evaluate(R->s->model, e->plan, val, R->s->batch,
+    plan_record(R, e->plan);
+    if (e->out.val_images == R->val->n) e->val = e->r.correct;
+    else if (dq_qinfer_evaluate(R->s->model, e->plan, R->val, R->s->batch,
                                 &e->val, NULL, R->s->progress, label) != DQ_OK)
         dq_die();
     dq_log_info("%s: %s: %d evals, %d rounds, val %lld/%lld (fp32 %lld), "
@@ -291,8 +321,9 @@ static void write_record(const run *R)
     if (!cfg) dq_die();
     dq_afile *af = open_or_die(p);
     fprintf(af->fp, "; dnateq-dnateq run of model %s\n; created_by = %s\n"
-                    "; seed = %lld\n", R->model, dq_git_revision(),
-            (long long)dq_config_int(R->cfg, "run", "seed"));
+                    "; seed = %lld\n; wall time: %s\n", R->model,
+            dq_git_revision(), (long long)dq_config_int(R->cfg, "run", "seed"),
+            R->timing);
     fputs(cfg, af->fp);
     write_or_die(af);
     free(cfg);
@@ -313,57 +344,97 @@ static void print_entry(const run *R, const entry *e, const char *label)
 
 /* ---- one model ------------------------------------------------------------- */
 
-static void run_model(dq_config *cfg, int bench)
+/* The session: samples from [dnateq] tensors or captured with [search]
+ * act_samples per tensor; the val and test images reported on. */
+static void run_open(run *R, dq_config *cfg)
 {
-    run R = {.cfg = cfg};
-    R.s = dq_qsession_open_config(cfg, NULL);
-    if (!R.s) dq_die();
-    R.model = R.s->model->name;
-    char *out = path_of(dq_config_str(cfg, "run", "out"), "dnateq", "");
-    R.dir = out;
-    R.ntest = dq_qsession_split(R.s, "test")->n;
-    R.nval = dq_qsession_split(R.s, "val")->n;
-    R.fp32.name = "fp32";
-    R.int8.name = "int8";
-    R.dnateq.name = "dnateq";
-    R.mpu.name = "mpu";
-    if (bench) {
-        run_search(&R, &R.dnateq, "search", "quant", "DNA-TEQ");
-        printf("model=%s\nthreads=%d\nprefix_cache=%d\nsearch_s=%.3f\n"
-               "table_s=%.3f\nevals=%d\nval_correct=%lld\n", R.model,
-               omp_get_max_threads(),
-               (int)dq_config_bool(cfg, "search", "prefix_cache"),
-               R.dnateq.out.search_s, R.dnateq.out.table_s, R.dnateq.r.evals,
-               (long long)R.dnateq.r.correct);
-        dq_search_result_free(&R.dnateq.r);
-        dq_search_output_free(&R.dnateq.out);
-        dq_qsession_free(R.s);
-        free(out);
-        return;
-    }
-    if (dq_qsession_fp32(R.s, "val", &R.fp32.val) != DQ_OK) dq_die();
-    evaluate_test(&R, &R.fp32);
+    const char *tensors = dq_config_str(cfg, "dnateq", "tensors");
+    R->cfg = cfg;
+    R->s = dq_qsession_open_config(cfg, tensors);
+    if (!R->s) dq_die();
+    dq_search_opts o;
+    dq_quant_opts q;
+    search_opts(cfg, "search", "quant", &o, &q);
+    R->s->max_samples = o.act_samples;
+    int quick = dq_config_bool(cfg, "run", "quick");
+    R->model = R->s->model->name;
+    R->dir = path_of(dq_config_str(cfg, "run", "out"), "dnateq", "");
+    R->test = dq_qsession_head(R->s, "test", quick ? QUICK_REPORT : 0);
+    R->val = dq_qsession_head(R->s, "val", quick ? QUICK_REPORT : 0);
+    if (!R->test || !R->val) dq_die();
+    R->ntest = R->test->n;
+    R->nval = R->val->n;
+    R->fp32.name = "fp32";
+    R->int8.name = "int8";
+    R->dnateq.name = "dnateq";
+    R->mpu.name = "mpu";
+}
 
+static void run_bench(run *R)
+{
+    run_search(R, &R->dnateq, "search", "quant", "DNA-TEQ");
+    printf("model=%s\nthreads=%d\nprefix_cache=%d\nsearch_s=%.3f\n"
+           "table_s=%.3f\nevals=%d\nval_correct=%lld\n", R->model,
+           omp_get_max_threads(),
+           (int)dq_config_bool(R->cfg, "search", "prefix_cache"),
+           R->dnateq.out.search_s, R->dnateq.out.table_s, R->dnateq.r.evals,
+           (long long)R->dnateq.r.correct);
+    dq_search_result_free(&R->dnateq.r);
+    dq_search_output_free(&R->dnateq.out);
+}
+
+static void run_int8(run *R)
+{
     dq_quant_opts base;
     dq_quant_opts_default(&base);
     int64_t cal_val[4];
-    R.int8.plan = dq_qinfer_int8(R.s, &base,
-                                 dq_config_bool(cfg, "dnateq",
-                                                "int8_act_affine"),
-                                 &R.int8_cal, cal_val);
-    if (!R.int8.plan) dq_die();
-    for (int i = 0; i < 4; i++)
-        if ((dq_calibrator)i == R.int8_cal) R.int8.val = cal_val[i];
-    evaluate_test(&R, &R.int8);
+    R->int8.plan = dq_qinfer_int8(R->s, &base,
+                                  dq_config_bool(R->cfg, "dnateq",
+                                                 "int8_act_affine"),
+                                  R->nval, &R->int8_cal, cal_val);
+    if (!R->int8.plan) dq_die();
+    plan_record(R, R->int8.plan);
+    R->int8.val = cal_val[R->int8_cal]; /* cal_val is in enum order */
+    evaluate_test(R, &R->int8);
+}
 
+static void run_model(dq_config *cfg, int bench)
+{
+    run R;
+    memset(&R, 0, sizeof R);
+    run_open(&R, cfg);
+    if (bench) {
+        run_bench(&R);
+        dq_qsession_free(R.s);
+        free(R.dir);
+        return;
+    }
+    double t0 = omp_get_wtime(), t[6];
+    if (!dq_qsession_samples(R.s)) dq_die();
+    t[0] = omp_get_wtime();
+    if (dq_qsession_fp32_head(R.s, "val", R.nval, &R.fp32.val) != DQ_OK)
+        dq_die();
+    evaluate_test(&R, &R.fp32);
+    run_int8(&R);
+    t[1] = omp_get_wtime();
     run_search(&R, &R.dnateq, "search", "quant", "DNA-TEQ");
+    t[2] = omp_get_wtime();
     evaluate_test(&R, &R.dnateq);
     R.have_mpu = dq_config_bool(cfg, "dnateq", "mpu");
+    t[3] = t[4] = omp_get_wtime();
     if (R.have_mpu) {
         run_search(&R, &R.mpu, "mpu", "mpu_quant", "MP-uniform");
+        t[4] = omp_get_wtime();
         evaluate_test(&R, &R.mpu);
     }
+    t[5] = omp_get_wtime();
+    snprintf(R.timing, sizeof R.timing, "%.1f s (samples %.1f, FP32 + INT8 "
+             "%.1f, DNA-TEQ search %.1f + test %.1f, MP-uniform search %.1f "
+             "+ test %.1f) at %d threads", t[5] - t0, t[0] - t0, t[1] - t[0],
+             t[2] - t[1], t[3] - t[2], t[4] - t[3], t[5] - t[4],
+             omp_get_max_threads());
 
+    write_plan(&R, &R.int8, "_int8.h5");
     write_plan(&R, &R.dnateq, "_dnateq.h5");
     if (R.have_mpu) write_plan(&R, &R.mpu, "_mpu.h5");
     write_layers_csv(&R);
@@ -379,8 +450,8 @@ static void run_model(dq_config *cfg, int bench)
     print_entry(&R, &R.int8, lab);
     print_entry(&R, &R.dnateq, "DNA-TEQ");
     if (R.have_mpu) print_entry(&R, &R.mpu, "MP-uniform");
-    printf("search time %.1f s (error table %.1f s)\n", R.dnateq.out.search_s,
-           R.dnateq.out.table_s);
+    printf("search time %.1f s (error table %.1f s); wall time %s\n",
+           R.dnateq.out.search_s, R.dnateq.out.table_s, R.timing);
 
     dq_plan_free(R.int8.plan);
     dq_search_result_free(&R.dnateq.r);
@@ -390,7 +461,7 @@ static void run_model(dq_config *cfg, int bench)
         dq_search_output_free(&R.mpu.out);
     }
     dq_qsession_free(R.s);
-    free(out);
+    free(R.dir);
 }
 
 /* ---- --merge ----------------------------------------------------------------- */

@@ -12,7 +12,9 @@
 #
 # A model runs with configs/dnateq_<model>.ini when that file exists, else
 # with configs/dnateq.ini.  QUICK=1 writes to results-quick and sets
-# run.quick (each search on 1,000 val images, at most 60 evaluations).
+# run.quick, a smoke test: calibration on 256 calib images, each search on
+# 200 val images with at most 16 evaluations and coarse parameter
+# searches, results on the first 300 val and test images.
 
 DNATEQ_RESDIR := $(if $(QUICK),results-quick,results)
 DNATEQ_MODELS ?= $(sort $(basename $(notdir $(wildcard data/zoo/*.h5))))
@@ -32,11 +34,11 @@ $(DNATEQ_RESDIR)/dnateq/summary.csv: $(DNATEQ_CSV) build/bin/dnateq-dnateq confi
 define dnateq_model_rule
 $(DNATEQ_RESDIR)/dnateq/$(1).csv: data/zoo/$(1).h5 build/bin/dnateq-dnateq $(call dnateq_cfg,$(1))
 	build/bin/dnateq-dnateq $(call dnateq_cfg,$(1)) --model $$< \
-	    --out $(DNATEQ_RESDIR) $(if $(QUICK),--set run.quick=true)
+	    --out $(DNATEQ_RESDIR) $(if $(QUICK),--set run.quick=true --set run.calib_size=256)
 endef
 $(foreach m,$(DNATEQ_MODELS),$(eval $(call dnateq_model_rule,$(m))))
 
-reproduce: dnateq
+REPRODUCE_STEPS += dnateq
 
 bench: bench-search
 

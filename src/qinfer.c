@@ -694,6 +694,24 @@ int dq_qinfer_evaluate_many(const dq_model *m, const dq_plan *base,
     return rc;
 }
 
+int dq_qinfer_select(const dq_model *m, const dq_plan *const *plans, int n,
+                     const dq_dataset *ds, int batch, int64_t *correct,
+                     int *best, int progress, const char *label)
+{
+    if (!m || !plans || n < 1 || !correct || !best)
+        return DQ_ERROR(DQ_EINVAL, "select: bad arguments");
+    *best = 0;
+    for (int i = 0; i < n; i++) {
+        char lab[128];
+        snprintf(lab, sizeof lab, "%s: %s", label ? label : "select",
+                 plans[i] ? plans[i]->label : "FP32");
+        DQ_TRY(dq_qinfer_evaluate(m, plans[i], ds, batch, &correct[i], NULL,
+                                  progress, lab));
+        if (correct[i] > correct[*best]) *best = i;
+    }
+    return DQ_OK;
+}
+
 void dq_wilson(int64_t k, int64_t n, double z, double *lo, double *hi)
 {
     if (n <= 0) {
@@ -714,6 +732,7 @@ void dq_wilson(int64_t k, int64_t n, double z, double *lo, double *hi)
 void dq_qsession_free(dq_qsession *s)
 {
     if (!s) return;
+    for (int i = 0; i < s->nheads; i++) dq_dataset_free(s->heads[i].ds);
     dq_calib_free(s->samples);
     dq_dataset_free(s->calib);
     dq_dataset_free(s->val);
@@ -803,40 +822,126 @@ int dq_qsession_fp32(dq_qsession *s, const char *split, int64_t *correct)
     return DQ_OK;
 }
 
+/* The first n images of d (a copy). */
+static dq_dataset *dataset_head(const dq_dataset *d, int64_t n)
+{
+    dq_dataset *s = calloc(1, sizeof *s);
+    if (!s) DQ_ERROR_NULL(DQ_ENOMEM, "%s head: out of memory", d->split);
+    int64_t shape[DQ_MAX_RANK];
+    memcpy(shape, d->images->shape, sizeof shape);
+    shape[0] = n;
+    int64_t per = d->images->size / d->n;
+    snprintf(s->split, sizeof s->split, "%s", d->split);
+    s->n = n;
+    s->mean = d->mean;
+    s->std = d->std;
+    s->images = dq_tensor_alloc(d->images->name, d->images->rank, shape);
+    s->labels = malloc((size_t)n);
+    s->index = malloc(sizeof(int64_t) * (size_t)n);
+    if (!s->images || !s->labels || !s->index) {
+        dq_dataset_free(s); /* exception in constructor, avoid memory leak */
+        DQ_ERROR_NULL(DQ_ENOMEM, "%s head: out of memory", d->split);
+    }
+    memcpy(s->images->data, d->images->data, sizeof(float) * (size_t)(n * per));
+    memcpy(s->labels, d->labels, (size_t)n);
+    memcpy(s->index, d->index, sizeof(int64_t) * (size_t)n);
+    return s;
+}
+
+/* The session's entry for (split, n), created on first use; NULL for the
+ * whole split (n <= 0 or >= its size) with *whole set. */
+static dq_qhead *session_head(dq_qsession *s, const char *split, int64_t n,
+                              const dq_dataset **whole)
+{
+    const dq_dataset *d = split && strcmp(split, "calib") != 0
+                              ? dq_qsession_split(s, split)
+                              : NULL;
+    *whole = NULL;
+    if (!d)
+        DQ_ERROR_NULL(DQ_EINVAL, "split '%s' is not val or test",
+                      split ? split : "(null)");
+    if (n <= 0 || n >= d->n) {
+        *whole = d;
+        return NULL;
+    }
+    for (int i = 0; i < s->nheads; i++)
+        if (s->heads[i].n == n && strcmp(s->heads[i].split, d->split) == 0)
+            return &s->heads[i];
+    if (s->nheads == DQ_QSESSION_HEADS)
+        DQ_ERROR_NULL(DQ_EINVAL, "session: more than %d split heads",
+                      DQ_QSESSION_HEADS);
+    dq_qhead *h = &s->heads[s->nheads];
+    if (!(h->ds = dataset_head(d, n))) return NULL;
+    snprintf(h->split, sizeof h->split, "%s", d->split);
+    h->n = n;
+    h->fp32 = -1;
+    s->nheads++;
+    return h;
+}
+
+const dq_dataset *dq_qsession_head(dq_qsession *s, const char *split,
+                                   int64_t n)
+{
+    const dq_dataset *whole;
+    dq_qhead *h = session_head(s, split, n, &whole);
+    return h ? h->ds : whole;
+}
+
+int dq_qsession_fp32_head(dq_qsession *s, const char *split, int64_t n,
+                          int64_t *correct)
+{
+    const dq_dataset *whole;
+    dq_qhead *h = session_head(s, split, n, &whole);
+    if (whole) return dq_qsession_fp32(s, split, correct);
+    if (!h) return dq_error_status();
+    if (h->fp32 < 0) {
+        char label[64];
+        snprintf(label, sizeof label, "FP32 %s[:%lld]", split, (long long)n);
+        DQ_TRY(dq_qinfer_evaluate(s->model, NULL, h->ds, s->batch, &h->fp32,
+                                  NULL, s->progress, label));
+    }
+    *correct = h->fp32;
+    return DQ_OK;
+}
+
 /* ---- INT8 baseline ------------------------------------------------------------- */
 
 dq_plan *dq_qinfer_int8(dq_qsession *s, const dq_quant_opts *base,
-                        int act_affine, dq_calibrator *chosen,
-                        int64_t *val_correct)
+                        int act_affine, int64_t val_images,
+                        dq_calibrator *chosen, int64_t *val_correct)
 {
     static const dq_calibrator cals[4] = {DQ_CALIB_MINMAX, DQ_CALIB_PERCENTILE,
                                           DQ_CALIB_MSE, DQ_CALIB_KL};
     const dq_calib *c = dq_qsession_samples(s);
-    if (!c) return NULL;
-    dq_plan *best = NULL;
-    int64_t best_n = -1;
-    for (int i = 0; i < 4; i++) {
+    const dq_dataset *val = dq_qsession_head(s, "val", val_images);
+    if (!c || !val) return NULL;
+    dq_plan *p[4] = {NULL, NULL, NULL, NULL};
+    int64_t n[4];
+    int best = 0, rc = DQ_OK;
+    for (int i = 0; i < 4 && rc == DQ_OK; i++) {
         char label[64];
         snprintf(label, sizeof label, "INT8 (act %s)",
                  dq_calibrator_name(cals[i]));
-        dq_plan *p = dq_plan_uniform(s->model, c, 8, 8, 1, DQ_CALIB_MINMAX,
-                                     cals[i], act_affine, base, label);
-        int64_t n = 0;
-        if (!p || dq_qinfer_evaluate(s->model, p, s->val, s->batch, &n, NULL,
-                                     s->progress, label) != DQ_OK) {
-            dq_plan_free(p);
-            dq_plan_free(best);
-            return NULL;
-        }
-        if (val_correct) val_correct[i] = n;
-        if (n > best_n) {
-            dq_plan_free(best);
-            best = p;
-            best_n = n;
-            if (chosen) *chosen = cals[i];
-        } else {
-            dq_plan_free(p);
-        }
+        p[i] = dq_plan_uniform(s->model, c, 8, 8, 1, DQ_CALIB_MINMAX, cals[i],
+                               act_affine, base, label);
+        if (!p[i]) rc = dq_error_status();
     }
-    return best;
+    if (rc == DQ_OK)
+        rc = dq_qinfer_select(s->model, (const dq_plan *const *)p, 4, val,
+                              s->batch, n, &best, s->progress, "INT8 val");
+    if (rc == DQ_OK) {
+        char meta[256];
+        snprintf(meta, sizeof meta, "INT8 baseline: activation calibrator "
+                 "chosen on val (%lld images): minmax %lld, percentile %lld, "
+                 "mse %lld, kl %lld correct", (long long)val->n,
+                 (long long)n[0], (long long)n[1], (long long)n[2],
+                 (long long)n[3]);
+        rc = dq_plan_set_str(&p[best]->meta, meta);
+    }
+    for (int i = 0; i < 4; i++)
+        if (i != best || rc != DQ_OK) dq_plan_free(p[i]);
+    if (rc != DQ_OK) return NULL;
+    if (chosen) *chosen = cals[best];
+    if (val_correct) memcpy(val_correct, n, sizeof n);
+    return p[best];
 }

@@ -148,6 +148,13 @@ int dq_qinfer_evaluate_many(const dq_model *m, const dq_plan *base,
                             const dq_dataset *ds, int batch, int64_t *correct,
                             int progress, const char *label);
 
+/* Correct counts of n plans on ds (each evaluated once, NULL = FP32) into
+ * correct[n], and *best = the index of the most correct (ties: the
+ * first): how a choice among configurations is made on a val split. */
+int dq_qinfer_select(const dq_model *m, const dq_plan *const *plans, int n,
+                     const dq_dataset *ds, int batch, int64_t *correct,
+                     int *best, int progress, const char *label);
+
 /* Wilson score interval of k successes in n trials at normal quantile z
  * (1.959963984540054 for 95%).  n == 0 gives [0, 1]. */
 void dq_wilson(int64_t k, int64_t n, double z, double *lo, double *hi);
@@ -155,9 +162,21 @@ void dq_wilson(int64_t k, int64_t n, double z, double *lo, double *hi);
 
 /* ---- a session: one model and its splits -------------------------------- */
 
+/* The first n images of a split, kept by a session (dq_qsession_head). */
+typedef struct {
+    char split[16];
+    int64_t n;
+    dq_dataset *ds;  /* a copy of the split's first n images */
+    int64_t fp32;    /* FP32 correct count on ds; -1 until known */
+} dq_qhead;
+
+#define DQ_QSESSION_HEADS 8
+
 typedef struct {
     dq_model *model;
     dq_dataset *calib, *val, *test;
+    dq_qhead heads[DQ_QSESSION_HEADS];
+    int nheads;
     dq_calib *samples; /* NULL until dq_qsession_samples() */
     char *data_dir;
     char *dump_path;   /* read samples from here ("": capture) */
@@ -185,16 +204,27 @@ const dq_calib *dq_qsession_samples(dq_qsession *s);
 const dq_dataset *dq_qsession_split(const dq_qsession *s, const char *split);
 /* FP32 correct count on "val" or "test" (computed once). */
 int dq_qsession_fp32(dq_qsession *s, const char *split, int64_t *correct);
+/* The first n images of "val" or "test" (n <= 0 or n >= the split's
+ * size: the whole split), copied once and kept by the session: selection
+ * on a val subset, or a quick run on a test subset.  NULL with the error
+ * set. */
+const dq_dataset *dq_qsession_head(dq_qsession *s, const char *split,
+                                   int64_t n);
+/* FP32 correct count on dq_qsession_head(s, split, n) (computed once). */
+int dq_qsession_fp32_head(dq_qsession *s, const char *split, int64_t n,
+                          int64_t *correct);
 
 /* ---- the INT8 baseline (DESIGN §2) --------------------------------------- */
 
 /* INT8 per-channel symmetric weights + per-tensor INT8 activations
  * (affine when act_affine), with the activation calibrator among minmax,
  * percentile, mse and kl that gives the most correct val predictions
- * (ties: the earlier in that order).  *chosen and val_correct[4] (per
- * calibrator, or NULL) report the selection. */
+ * (ties: the earlier in that order; dq_qinfer_select on the first
+ * val_images val images, 0: all).  *chosen and val_correct[4] (per
+ * calibrator, or NULL) report the selection; the plan's meta records it
+ * too. */
 dq_plan *dq_qinfer_int8(dq_qsession *s, const dq_quant_opts *base,
-                        int act_affine, dq_calibrator *chosen,
-                        int64_t *val_correct);
+                        int act_affine, int64_t val_images,
+                        dq_calibrator *chosen, int64_t *val_correct);
 
 #endif

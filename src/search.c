@@ -761,19 +761,19 @@ static int operand_rmae(const operand *op, const dq_qparams *qp, double *rmae)
 static dq_quant_opts operand_opts(const operand *op, const dq_quant_opts *qw,
                                   const dq_quant_opts *qa);
 
-/* One table job: layer l at (b0, b1). */
+/* One table job: layer l at (b0, b1), its operands prepared for sharing
+ * (sp[0], sp[1]: dq_quant_share_prep at b0, b1). */
 static int table_job(dq_search_table *t, const dq_quant_scheme *qs,
                      const operand ops[2], int l, int b0, int b1,
-                     const dq_quant_opts *qw, const dq_quant_opts *qa)
+                     const dq_quant_opts *qw, const dq_quant_opts *qa,
+                     dq_qshare *const sp[2])
 {
     int64_t e = dq_search_table_entry(t, l, b0, b1);
     const int bits[2] = {b0, b1};
     dq_quant_opts o[2] = {operand_opts(&ops[0], qw, qa),
                           operand_opts(&ops[1], qw, qa)};
     int shared = 0;
-    DQ_TRY(dq_quant_share(qs, ops[0].name, ops[0].x, ops[0].measured, b0,
-                          ops[1].name, ops[1].x, ops[1].measured, b1, &o[0],
-                          &o[1], &shared));
+    DQ_TRY(dq_quant_share_prepped(sp[0], sp[1], &o[0], &o[1], &shared));
     t->shared_base[e] = shared && o[0].fixed_base > 1 ? o[0].fixed_base : 0;
     double err[2];
     for (int k = 0; k < 2; k++) {
@@ -833,50 +833,100 @@ static int table_assemble(dq_search_table *t, dq_qparams **qp,
     return DQ_OK;
 }
 
-/* Run every job: (layer, b0, b1) pairs for a scheme that shares
- * parameters, else (layer, operand, bits) singles assembled into the
- * pairs.  The first failing job in job order is reported. */
-static int table_run(dq_search_table *t, const dq_quant_scheme *qs,
-                     const operand *ops, const dq_quant_opts *qw,
-                     const dq_quant_opts *qa, int progress)
+/* Job j of the table run: with a scheme that shares parameters, first
+ * every (layer, operand, bits) prepared for sharing (sp), then every
+ * (layer, b0, b1) pair; else (layer, operand, bits) singles (sq, se). */
+typedef struct {
+    dq_search_table *t;
+    const dq_quant_scheme *qs;
+    const operand *ops;
+    const dq_quant_opts *qw, *qa;
+    int pair, nprep;
+    dq_qshare **sp;
+    dq_qparams **sq;
+    double *se;
+} table_ctx;
+
+static int table_step(const table_ctx *c, int j)
 {
-    int nb = t->nb, pair = qs->share != NULL;
-    int nj = pair ? t->nlayers * nb * nb : t->nlayers * 2 * nb;
-    int *st = calloc((size_t)nj, sizeof *st);
-    char *msg = calloc((size_t)nj, MSG_MAX);
-    dq_qparams **sq = pair ? NULL : calloc((size_t)nj, sizeof *sq);
-    double *se = pair ? NULL : calloc((size_t)nj, sizeof *se);
-    int rc = DQ_OK;
-    if (!st || !msg || (!pair && (!sq || !se)))
-        rc = DQ_ERROR(DQ_ENOMEM, "search table: out of memory");
-    dq_progress *pg = progress && rc == DQ_OK
-                          ? dq_progress_alloc("search: error table", nj)
-                          : NULL;
+    const dq_search_table *t = c->t;
+    int nb = t->nb;
+    if (!c->pair) {
+        const operand *op = &c->ops[j / nb];
+        dq_quant_opts o = operand_opts(op, c->qw, c->qa);
+        return operand_job(c->qs, op, t->n_min + j % nb, &o, &c->sq[j],
+                           &c->se[j]);
+    }
+    if (j < c->nprep) { /* operand (l, k) at bits n_min + j % nb */
+        const operand *op = &c->ops[j / nb];
+        dq_quant_opts o = operand_opts(op, c->qw, c->qa);
+        c->sp[j] = dq_quant_share_prep(c->qs, op->name, op->x, op->measured,
+                                       t->n_min + j % nb, &o);
+        return c->sp[j] ? DQ_OK : dq_error_status();
+    }
+    j -= c->nprep;
+    int l = j / (nb * nb), i0 = (j / nb) % nb, i1 = j % nb;
+    dq_qshare *const sp[2] = {c->sp[(2 * l) * nb + i0],
+                              c->sp[(2 * l + 1) * nb + i1]};
+    return table_job(c->t, c->qs, c->ops + 2 * l, l, t->n_min + i0,
+                     t->n_min + i1, c->qw, c->qa, sp);
+}
+
+/* Run jobs [j0, j1) in parallel; the first failing job in job order is
+ * reported. */
+static int table_phase(const table_ctx *c, int j0, int j1, int *st,
+                       char *msg, dq_progress *pg)
+{
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int j = 0; j < nj; j++) {
-        if (rc != DQ_OK) continue;
-        if (pair) {
-            int l = j / (nb * nb), b0 = t->n_min + (j / nb) % nb,
-                b1 = t->n_min + j % nb;
-            st[j] = table_job(t, qs, ops + 2 * l, l, b0, b1, qw, qa);
-        } else {
-            const operand *op = &ops[j / nb];
-            dq_quant_opts o = operand_opts(op, qw, qa);
-            st[j] = operand_job(qs, op, t->n_min + j % nb, &o, &sq[j], &se[j]);
-        }
+    for (int j = j0; j < j1; j++) {
+        st[j] = table_step(c, j);
         if (st[j] != DQ_OK)
             snprintf(msg + (size_t)j * MSG_MAX, MSG_MAX, "%s",
                      dq_error_message());
         dq_progress_add(pg, 1);
     }
+    for (int j = j0; j < j1; j++)
+        if (st[j] != DQ_OK)
+            return dq_error_set(st[j], "%s", msg + (size_t)j * MSG_MAX);
+    return DQ_OK;
+}
+
+/* Every job: a scheme that shares parameters prepares its operands, then
+ * runs the (layer, b0, b1) pairs; a scheme that shares nothing runs
+ * (layer, operand, bits) singles, assembled into the pairs. */
+static int table_run(dq_search_table *t, const dq_quant_scheme *qs,
+                     const operand *ops, const dq_quant_opts *qw,
+                     const dq_quant_opts *qa, int progress)
+{
+    int nb = t->nb, pair = qs->share != NULL;
+    int nsingle = t->nlayers * 2 * nb;
+    int nj = pair ? nsingle + t->nlayers * nb * nb : nsingle;
+    table_ctx c = {.t = t, .qs = qs, .ops = ops, .qw = qw, .qa = qa,
+                   .pair = pair, .nprep = pair ? nsingle : 0};
+    int *st = calloc((size_t)nj, sizeof *st);
+    char *msg = calloc((size_t)nj, MSG_MAX);
+    if (pair) c.sp = calloc((size_t)nsingle, sizeof *c.sp);
+    else {
+        c.sq = calloc((size_t)nsingle, sizeof *c.sq);
+        c.se = calloc((size_t)nsingle, sizeof *c.se);
+    }
+    int rc = DQ_OK;
+    if (!st || !msg || (pair ? !c.sp : (!c.sq || !c.se)))
+        rc = DQ_ERROR(DQ_ENOMEM, "search table: out of memory");
+    dq_progress *pg = progress && rc == DQ_OK
+                          ? dq_progress_alloc("search: error table", nj)
+                          : NULL;
+    if (rc == DQ_OK && pair) rc = table_phase(&c, 0, nsingle, st, msg, pg);
+    if (rc == DQ_OK) rc = table_phase(&c, c.nprep, nj, st, msg, pg);
     dq_progress_free(pg);
-    for (int j = 0; j < nj && rc == DQ_OK; j++)
-        if (st[j] != DQ_OK) rc = dq_error_set(st[j], "%s", msg + (size_t)j *
-                                                           MSG_MAX);
-    if (rc == DQ_OK && !pair) rc = table_assemble(t, sq, se);
-    for (int j = 0; sq && j < nj; j++) dq_qparams_free(sq[j]);
-    free(sq);
-    free(se);
+    if (rc == DQ_OK && !pair) rc = table_assemble(t, c.sq, c.se);
+    for (int j = 0; j < nsingle; j++) {
+        if (c.sp) dq_qshare_free(c.sp[j]);
+        if (c.sq) dq_qparams_free(c.sq[j]);
+    }
+    free(c.sp);
+    free(c.sq);
+    free(c.se);
     free(st);
     free(msg);
     return rc;
@@ -1018,32 +1068,6 @@ static int model_eval_fn(void *ctx, const int *base, int n, const int *bits,
     return rc;
 }
 
-/* The first n images of d (a copy). */
-static dq_dataset *dataset_prefix(const dq_dataset *d, int64_t n)
-{
-    dq_dataset *s = calloc(1, sizeof *s);
-    if (!s) DQ_ERROR_NULL(DQ_ENOMEM, "search: out of memory");
-    int64_t shape[DQ_MAX_RANK];
-    memcpy(shape, d->images->shape, sizeof shape);
-    shape[0] = n;
-    int64_t per = d->images->size / d->n;
-    snprintf(s->split, sizeof s->split, "%s", d->split);
-    s->n = n;
-    s->mean = d->mean;
-    s->std = d->std;
-    s->images = dq_tensor_alloc(d->images->name, d->images->rank, shape);
-    s->labels = malloc((size_t)n);
-    s->index = malloc(sizeof(int64_t) * (size_t)n);
-    if (!s->images || !s->labels || !s->index) {
-        dq_dataset_free(s);
-        DQ_ERROR_NULL(DQ_ENOMEM, "search: out of memory");
-    }
-    memcpy(s->images->data, d->images->data, sizeof(float) * (size_t)(n * per));
-    memcpy(s->labels, d->labels, (size_t)n);
-    memcpy(s->index, d->index, sizeof(int64_t) * (size_t)n);
-    return s;
-}
-
 static double now_s(void)
 {
     return omp_get_wtime();
@@ -1078,29 +1102,19 @@ int dq_search_session(dq_qsession *s, const dq_search_opts *o,
     if (!s->samples) s->max_samples = o->act_samples;
     const dq_calib *c = dq_qsession_samples(s);
     if (!c) return dq_error_status();
-    const dq_dataset *val = dq_qsession_split(s, "val");
-    if (!val) return DQ_ERROR(DQ_EINVAL, "search: no val split");
-    dq_dataset *sub = NULL;
-    if (o->val_images > 0 && o->val_images < val->n) {
-        if (!(sub = dataset_prefix(val, o->val_images))) return dq_error_status();
-        val = sub;
-    }
+    const dq_dataset *val = dq_qsession_head(s, "val", o->val_images);
+    if (!val) return dq_error_status();
     out->val_images = val->n;
-    int rc;
-    if (sub)
-        rc = dq_qinfer_evaluate(s->model, NULL, val, s->batch, &out->val_ref,
-                                NULL, 0, "search: fp32");
-    else
-        rc = dq_qsession_fp32(s, "val", &out->val_ref);
+    int rc = dq_qsession_fp32_head(s, "val", o->val_images, &out->val_ref);
     double t1 = now_s();
     if (rc == DQ_OK) {
         out->table = dq_search_table_build(s->model, c, o, qw, qa, s->progress);
         if (!out->table) rc = dq_error_status();
     }
     out->table_s = now_s() - t1;
-    dq_dataset *sens = NULL;
+    const dq_dataset *sens = NULL;
     if (rc == DQ_OK && o->sens_images > 0 && o->sens_images < val->n &&
-        !(sens = dataset_prefix(val, o->sens_images)))
+        !(sens = dq_qsession_head(s, "val", o->sens_images)))
         rc = dq_error_status();
     if (rc == DQ_OK) {
         model_eval me = {.m = s->model, .t = out->table, .val = val,
@@ -1114,14 +1128,12 @@ int dq_search_session(dq_qsession *s, const dq_search_opts *o,
                                .sens_ctx = &ms, .label = label};
         rc = dq_search_run(&p, o, r);
     }
-    dq_dataset_free(sens);
     if (rc == DQ_OK) {
         out->plan = dq_search_plan(out->table, s->model, r->bits, label);
         if (!out->plan) rc = dq_error_status();
     }
     out->search_s = now_s() - t1;
     if (rc == DQ_OK) plan_meta(out->plan, r, out);
-    dq_dataset_free(sub);
     if (rc != DQ_OK) {
         dq_search_result_free(r);
         dq_search_output_free(out);

@@ -12,7 +12,7 @@
  *
  * (1) Error table (dq_search_table).  For every layer l and EVERY pair
  *     (b0, b1) in [n_min, n_max]^2 the two operands are calibrated
- *     together with dq_quant_calibrate_pair (quant.h): a scheme with
+ *     together with dq_quant_share (quant.h): a scheme with
  *     parameters shared inside a layer (expq: one base, DESIGN §1.1)
  *     searches them for that pair — the shared base minimises RMAE_0 +
  *     RMAE_1 at (b0, b1) — and other schemes calibrate the operands
@@ -22,8 +22,12 @@
  *     (layer, b0, b1) jobs; a scheme that shares nothing (no `share` in
  *     its quant.h vtable) is calibrated once per (layer, operand, bits)
  *     instead (12 per layer).  Weights are whole; activations are a uniform
- *     sample (<= act_samples values, see dq_search_calib) of the
- *     operand's inputs over the calib split.
+ *     sample (<= act_samples values, qinfer.h dq_calib) of the
+ *     operand's inputs over the calib split.  For a sharing scheme, what
+ *     depends on one operand alone (expq: its histogram and its fits over
+ *     the base grid) is prepared once per (layer, operand, bits) first
+ *     (dq_quant_share_prep) and reused by the 6 pairs it is part of; the
+ *     table is the same bit for bit.
  *
  * (2) Threshold.  For a threshold tau, config(tau) gives each layer the
  *     cheapest pair (min elems0*b0 + elems1*b1; ties: smaller error, then

@@ -13,7 +13,8 @@
  *   - evaluation (single plans and prefix-cached candidates) gives the
  *     same counts and predictions at 1 and 2 threads.
  * On the zoo MLP (data/zoo/mlp.h5, skipped when absent): the INT8
- * baseline is within 0.5 point of FP32 on the test split.
+ * baseline picks the calibrator with the most correct val predictions and
+ * is within 0.5 point of FP32 on the test split; split heads.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -627,11 +628,55 @@ static void test_eval_threads(void **state)
     assert_int_equal(dq_qinfer_evaluate(m, NULL, ds, 301, &fp, NULL, 0, NULL),
                      DQ_OK);
     assert_true(fp == single[0][3]);
+    /* selection: the most correct candidate, the first of equals */
+    int64_t sel[4];
+    int best = -1, want = 0;
+    assert_int_equal(dq_qinfer_select(m, (const dq_plan *const *)cand, 4, ds,
+                                      16, sel, &best, 0, NULL),
+                     DQ_OK);
+    for (int i = 1; i < 4; i++)
+        if (single[0][i] > single[0][want]) want = i;
+    assert_memory_equal(sel, single[0], sizeof sel);
+    assert_int_equal(best, want);
+    const dq_plan *same[3] = {cand[2], base, cand[2]}; /* all equal */
+    assert_int_equal(dq_qinfer_select(m, same, 3, ds, 16, sel, &best, 0, NULL),
+                     DQ_OK);
+    assert_int_equal(best, 0);
 
     for (int i = 0; i < 4; i++) dq_plan_free(cand[i]);
     dq_plan_free(base);
     dq_calib_free(c);
     dq_dataset_free(ds);
+    dq_dataset_free(cal);
+    dq_model_free(m);
+}
+
+/* ---- a configuration the scheme cannot represent ---------------------------------- */
+
+/* APoT has level sets for 2..5-bit unsigned tensors only: a 6-bit plan of
+ * the tiny model (whose fc input follows a ReLU) fails with DQ_EUNSUP
+ * naming that input, which dnateq-compare turns into an "unsupported"
+ * row; 5 bits builds. */
+static void test_plan_unsupported(void **state)
+{
+    (void)state;
+    dq_model *m = dq_model_load(tiny_path);
+    assert_non_null(m);
+    dq_dataset *cal = fake_split(m, 32, 51);
+    dq_calib *c = dq_calib_capture(m, cal, 16, 1 << 20, 1, 0);
+    assert_non_null(c);
+    dq_qspec w = spec("apot", 6, 0), a = spec("apot", 6, 0);
+    dq_error_clear();
+    assert_null(dq_plan_build_all(m, c, &w, &a, "apot 6"));
+    assert_int_equal(dq_error_status(), DQ_EUNSUP);
+    printf("  expected error: %s\n", dq_error_message());
+    assert_non_null(strstr(dq_error_message(), "fc"));
+    assert_non_null(strstr(dq_error_message(), "B = 6"));
+    w.bits = a.bits = 5;
+    dq_plan *p = dq_plan_build_all(m, c, &w, &a, "apot 5");
+    assert_non_null(p);
+    dq_plan_free(p);
+    dq_calib_free(c);
     dq_dataset_free(cal);
     dq_model_free(m);
 }
@@ -658,8 +703,14 @@ static void test_int8_mlp(void **state)
     if (!s) fail_msg("%s", dq_error_message());
     dq_calibrator chosen;
     int64_t valc[4];
-    dq_plan *p = dq_qinfer_int8(s, NULL, 1, &chosen, valc);
+    dq_plan *p = dq_qinfer_int8(s, NULL, 1, 0, &chosen, valc);
     if (!p) fail_msg("%s", dq_error_message());
+    /* the calibrator with the most correct val predictions, the first of
+     * equals, and the plan says so */
+    for (int i = 0; i < 4; i++)
+        assert_true(i < (int)chosen ? valc[i] < valc[chosen]
+                                    : valc[i] <= valc[chosen]);
+    assert_non_null(strstr(p->meta, "chosen on val (5000 images)"));
     int64_t fp32 = 0, q8 = 0;
     assert_int_equal(dq_qsession_fp32(s, "test", &fp32), DQ_OK);
     assert_int_equal(dq_qinfer_evaluate(s->model, p, s->test, 256, &q8, NULL, 0,
@@ -672,6 +723,29 @@ static void test_int8_mlp(void **state)
            (long long)valc[2], (long long)valc[3]);
     assert_true(llabs(q8 - fp32) * 1000 <= 5 * s->test->n);
     dq_plan_free(p);
+
+    /* split heads: the first n images, kept by the session, with their
+     * own FP32 count; n <= 0 or >= the size is the whole split */
+    const dq_dataset *h = dq_qsession_head(s, "val", 700);
+    assert_non_null(h);
+    assert_int_equal(h->n, 700);
+    assert_ptr_equal(dq_qsession_head(s, "val", 700), h);
+    assert_memory_equal(h->images->data, s->val->images->data,
+                        sizeof(float) * 700 * 784);
+    assert_memory_equal(h->labels, s->val->labels, 700);
+    int64_t fh = -1, fe = -2;
+    assert_int_equal(dq_qsession_fp32_head(s, "val", 700, &fh), DQ_OK);
+    assert_int_equal(dq_qinfer_evaluate(s->model, NULL, h, 100, &fe, NULL, 0,
+                                        NULL),
+                     DQ_OK);
+    assert_true(fh == fe);
+    assert_ptr_equal(dq_qsession_head(s, "val", 0), s->val);
+    assert_ptr_equal(dq_qsession_head(s, "test", 10000), s->test);
+    assert_ptr_equal(dq_qsession_head(s, "test", 20000), s->test);
+    assert_int_equal(dq_qsession_fp32_head(s, "test", 0, &fh), DQ_OK);
+    assert_true(fh == fp32);
+    assert_null(dq_qsession_head(s, "calib", 10));
+    assert_non_null(strstr(dq_error_message(), "calib"));
     dq_qsession_free(s);
 }
 
@@ -685,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_plan_roundtrip),
         cmocka_unit_test(test_plan_rejects),
         cmocka_unit_test(test_eval_threads),
+        cmocka_unit_test(test_plan_unsupported),
         cmocka_unit_test(test_int8_mlp),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -15,6 +15,7 @@
 
 #include "error.h"
 #include "quant/expq.h"
+#include "quant/qio.h"
 #include "quant/quant.h"
 #include "quant_invariants.h"
 #include "tensor.h"
@@ -278,6 +279,270 @@ static void test_uniform_torch_fake(void **state)
             assert_int_equal(codes[i], sym ? c_sym[i] : c_aff[i]);
         }
         dq_qparams_free(p);
+    }
+}
+
+/* ---- array paths equal the per-element definitions ------------------------ */
+
+/* Values that sit on and next to every level and threshold of cb (both
+ * signs), exact zeros, denormals, huge values and random ones: n of them. */
+static float *probe_values(const dq_codebook *cb, int64_t n, uint64_t seed)
+{
+    float *x = malloc(sizeof(float) * (size_t)n);
+    assert_non_null(x);
+    rng = seed;
+    int64_t m = 0;
+    const float fixed[] = {0.0f, -0.0f, FLT_TRUE_MIN, -FLT_TRUE_MIN, FLT_MIN,
+                           1e30f, -1e30f, FLT_MAX, -FLT_MAX};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0] && m < n; i++)
+        x[m++] = fixed[i];
+    double pts[2 * DQ_CB_MAX + 1];
+    int np = 0;
+    for (int k = 0; k < cb->K; k++) pts[np++] = cb->lev[k];
+    for (int k = 0; k + 1 < cb->K; k++) pts[np++] = cb->thr[k];
+    pts[np++] = cb->thr0;
+    for (int i = 0; i < np && m + 12 <= n; i++) {
+        if (!isfinite(pts[i])) continue;
+        float f = (float)pts[i];
+        float v[6] = {f, nextafterf(f, INFINITY), nextafterf(f, -INFINITY),
+                      nextafterf(nextafterf(f, INFINITY), INFINITY),
+                      (float)(pts[i] * (1 + 1e-7)), (float)(pts[i] * (1 - 1e-7))};
+        for (int j = 0; j < 6; j++) {
+            x[m++] = v[j];
+            x[m++] = -v[j];
+        }
+    }
+    double span = cb->lev[cb->K - 1] != 0 ? fabs(cb->lev[cb->K - 1]) : 1.0;
+    while (m < n) {
+        double u = unif();
+        x[m++] = (float)((unif() < 0.5 ? -1 : 1) * span * 1.5 *
+                         (u < 0.3 ? u * u * u * u : u));
+    }
+    return x;
+}
+
+static void check_codebook_arrays(const dq_codebook *cb, const char *what)
+{
+    const int64_t sizes[2] = {1000, 70000}; /* short path and lookup table */
+    for (int s = 0; s < 2; s++) {
+        int64_t n = sizes[s];
+        float *x = probe_values(cb, n, 77 + (uint64_t)s);
+        float *y = malloc(sizeof(float) * (size_t)n);
+        int32_t *codes = malloc(sizeof(int32_t) * (size_t)n);
+        assert_non_null(y);
+        assert_non_null(codes);
+        memcpy(y, x, sizeof(float) * (size_t)n);
+        dq_codebook_fake(cb, y, n);
+        dq_codebook_encode(cb, x, n, codes);
+        for (int64_t i = 0; i < n; i++) {
+            float want = dq_codebook_fake1(cb, x[i]);
+            if (memcmp(&want, &y[i], sizeof want) != 0)
+                fail_msg("%s, n=%lld: fake(%.9g) = %.9g, fake1 = %.9g", what,
+                         (long long)n, x[i], y[i], want);
+            int32_t wc = dq_codebook_encode1(cb, x[i]);
+            if (wc != codes[i])
+                fail_msg("%s, n=%lld: encode(%.9g) = %d, encode1 = %d", what,
+                         (long long)n, x[i], codes[i], wc);
+        }
+        free(x);
+        free(y);
+        free(codes);
+    }
+}
+
+static void test_codebook_arrays(void **state)
+{
+    (void)state;
+    dq_codebook cb;
+    double mag[DQ_CB_MAX];
+    char what[96];
+    /* sign-magnitude: every width, signedness and zero-code setting */
+    for (int bits = 2; bits <= 8; bits++)
+        for (int sg = 0; sg <= 1; sg++)
+            for (int zc = 0; zc <= 1; zc++) {
+                int K = (1 << (bits - sg)) - zc;
+                for (int k = 0; k < K; k++) mag[k] = 0.37 * pow(1.29, k - K + 1);
+                assert_int_equal(dq_codebook_signmag(&cb, bits, sg, zc, mag, K),
+                                 DQ_OK);
+                snprintf(what, sizeof what, "signmag %d bits signed %d zc %d",
+                         bits, sg, zc);
+                check_codebook_arrays(&cb, what);
+            }
+    /* repeated levels (equal after rounding to float) and K smaller than
+     * the width allows */
+    double rep[5] = {1.0, 1.0 + 1e-12, 2.0, 2.0, 3.5};
+    assert_int_equal(dq_codebook_signmag(&cb, 4, 1, 1, rep, 5), DQ_OK);
+    check_codebook_arrays(&cb, "signmag with repeated levels");
+    /* geometric thresholds, as log2.c sets them */
+    for (int k = 0; k < 7; k++) mag[k] = ldexp(1.0, k - 9);
+    assert_int_equal(dq_codebook_signmag(&cb, 4, 1, 1, mag, 7), DQ_OK);
+    for (int k = 0; k + 1 < 7; k++) cb.thr[k] = ldexp(1.0, k - 9) * sqrt(2.0);
+    cb.thr0 = ldexp(1.0, -10) * sqrt(2.0);
+    check_codebook_arrays(&cb, "signmag with geometric thresholds");
+    /* plain tables of every size, negative and positive values */
+    for (int bits = 2; bits <= 8; bits++) {
+        int K = 1 << bits;
+        for (int k = 0; k < K; k++) mag[k] = -1.7 + 3.1 * pow((k + 0.5) / K, 1.7);
+        assert_int_equal(dq_codebook_table(&cb, bits, mag, K), DQ_OK);
+        snprintf(what, sizeof what, "table %d bits", bits);
+        check_codebook_arrays(&cb, what);
+    }
+    mag[0] = 0.25;
+    assert_int_equal(dq_codebook_table(&cb, 3, mag, 1), DQ_OK);
+    check_codebook_arrays(&cb, "table of one value");
+}
+
+/* Uniform fake quantization equals its definition with nearbyintf (round
+ * half to even), also on exact halves and far outside the grid. */
+static void test_uniform_fake_definition(void **state)
+{
+    (void)state;
+    const dq_quant_scheme *u = dq_quant_find("uniform");
+    const int64_t n = 50000;
+    float *x = expdata(n, 1, 99);
+    for (int bits = 2; bits <= 8; bits++)
+        for (int affine = 0; affine <= 1; affine++) {
+            dq_quant_opts o;
+            dq_quant_opts_default(&o);
+            o.symmetric = !affine;
+            dq_qparams *p = dq_quant_calibrate_raw(u, "x", x, 1, n, bits, &o);
+            assert_non_null(p);
+            const dq_qchan *c = &p->chan[0];
+            float s = (float)c->p[0];
+            int32_t zp = (int32_t)c->p[1], qmin = (int32_t)c->p[2],
+                    qmax = (int32_t)c->p[3];
+            /* exact halves of the grid and values far outside it */
+            float *y = malloc(sizeof(float) * (size_t)n);
+            assert_non_null(y);
+            for (int64_t i = 0; i < n; i++)
+                y[i] = i % 5 == 0 ? (float)((i % 1200) * 0.5 - 300) * s
+                       : i % 5 == 1 ? x[i] * 1e6f
+                                    : x[i];
+            float *q = malloc(sizeof(float) * (size_t)n);
+            assert_non_null(q);
+            memcpy(q, y, sizeof(float) * (size_t)n);
+            assert_int_equal(dq_quant_fake(p, q, n), DQ_OK);
+            float inv = 1.0f / s;
+            for (int64_t i = 0; i < n; i++) {
+                float r = nearbyintf(y[i] * inv);
+                int32_t k = r < (float)(qmin - zp)   ? qmin
+                            : r > (float)(qmax - zp) ? qmax
+                                                     : (int32_t)r + zp;
+                float want = (float)(k - zp) * s;
+                if (memcmp(&want, &q[i], sizeof want) != 0)
+                    fail_msg("%d bits affine %d: Q(%.9g) = %.9g, want %.9g",
+                             bits, affine, y[i], q[i], want);
+            }
+            free(y);
+            free(q);
+            dq_qparams_free(p);
+        }
+    free(x);
+}
+
+/* ---- options as text (qio.h) ------------------------------------------------ */
+
+/* Every field of dq_quant_opts at a value other than its default survives
+ * dq_quant_opts_str -> dq_quant_opts_parse, so a plan file records the
+ * options its parameters were calibrated with (a field missing from
+ * qio.c's list would come back as its default). */
+static void test_opts_text_roundtrip(void **state)
+{
+    (void)state;
+    dq_quant_opts o, back, def;
+    dq_quant_opts_default(&def);
+    memset(&o, 0, sizeof o);
+    o.sign_mode = DQ_SIGN_UNSIGNED;
+    o.per_channel = 1;
+    o.zero_code = 0;
+    o.symmetric = 0;
+    o.calibrator = DQ_CALIB_KL;
+    o.percentile = 99.9;
+    o.calib_bins = 1024;
+    o.calib_start_bin = 64;
+    o.objective = DQ_OBJ_MSE;
+    o.hist_bins = 2048;
+    o.base_max = 3.5;
+    o.base_grid = 40;
+    o.base_tol = 1e-3;
+    o.ab_mode = DQ_AB_GRID;
+    o.lloyd_iters = 7;
+    o.refine_evals = 5;
+    o.ab_grid = 20;
+    o.fixed_base = 1.7;
+    o.exact = 1;
+    o.seed = 12345678901ull;
+    o.sparq_shift_opt = 3;
+    /* every field really differs from its default */
+    const char *names[] = {"sign_mode", "per_channel", "zero_code",
+                           "symmetric", "calibrator", "percentile",
+                           "calib_bins", "calib_start_bin", "objective",
+                           "hist_bins", "base_max", "base_grid", "base_tol",
+                           "ab_mode", "lloyd_iters", "refine_evals", "ab_grid",
+                           "fixed_base", "exact", "seed", "sparq_shift_opt"};
+    char *text = dq_quant_opts_str(&o), *dtext = dq_quant_opts_str(&def);
+    assert_non_null(text);
+    assert_non_null(dtext);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s=", names[i]);
+        const char *a = strstr(text, key), *b = strstr(dtext, key);
+        if (!a || !b) fail_msg("option '%s' is missing from '%s'", names[i], text);
+        size_t la = strcspn(a, " "), lb = strcspn(b, " ");
+        if (la == lb && strncmp(a, b, la) == 0)
+            fail_msg("option '%s' has its default value in the test", names[i]);
+    }
+    memset(&back, 0, sizeof back);
+    assert_int_equal(dq_quant_opts_parse(text, &back), DQ_OK);
+    if (memcmp(&o, &back, sizeof o) != 0)
+        fail_msg("options do not survive their text form: '%s'", text);
+    free(text);
+    free(dtext);
+}
+
+/* ---- KL (entropy) calibration on a histogram small enough to check by hand ---- */
+
+/* 16 bins of |x| over [0, 4] (width 0.25), counts
+ *     h = 40 40 40 40 40 40 20 10 | 1 0 2 0 1 0 0 1
+ * (values at the bin centres, the last one at 4.0 itself, every third
+ * negative).  _compute_amax_entropy with start bin 4 tries i = 4..16:
+ * P = h[0..i) with h[i..16) added to its last bin, Q = h[0..i) merged into
+ * nq groups (np.linspace(0, i, nq + 1)) and spread over each group's
+ * non-empty bins, KL(P || Q) of the normalised pair.  By hand (natural
+ * log):
+ *   nq = 2: i = 4 .2219, 5 .1232, 6 .0353, 7 .0032, 8 .0344, 9 .0683,
+ *           10 inf (P's last bin holds the tail, Q's is empty), 11 .0459,
+ *           12 inf, 13 .0415, 14 inf, 15 inf, 16 .0670  -> i = 7, amax 1.75
+ *   nq = 4: i = 7 .0151, 8 .0026, 9 .0177, 16 .0497 (the rest larger)
+ *                                                      -> i = 8, amax 2.0
+ * nq = 2^(bits-1) for a signed tensor, 2^bits for an unsigned one: 2 bits
+ * signed gives nq = 2; 3 bits signed and 2 bits unsigned give nq = 4. */
+static void test_kl_hand_made(void **state)
+{
+    (void)state;
+    const int h[16] = {40, 40, 40, 40, 40, 40, 20, 10, 1, 0, 2, 0, 1, 0, 0, 1};
+    float x[400];
+    int n = 0;
+    for (int j = 0; j < 16; j++)
+        for (int c = 0; c < h[j]; c++) {
+            float v = j == 15 ? 4.0f : (float)((j + 0.5) * 0.25);
+            x[n] = n % 3 == 0 ? -v : v;
+            n++;
+        }
+    dq_quant_opts o;
+    dq_quant_opts_default(&o);
+    o.calibrator = DQ_CALIB_KL;
+    o.calib_bins = 16;
+    o.calib_start_bin = 4;
+    const int bits[3] = {2, 3, 2}, sg[3] = {1, 1, 0};
+    const double want[3] = {1.75, 2.0, 2.0};
+    for (int i = 0; i < 3; i++) {
+        double amax = 0;
+        assert_int_equal(dq_uniform_amax(x, n, bits[i], sg[i], &o, &amax),
+                         DQ_OK);
+        if (amax != want[i])
+            fail_msg("KL, %d bits %s: amax %.9g, expected %.9g", bits[i],
+                     sg[i] ? "signed" : "unsigned", amax, want[i]);
     }
 }
 
@@ -734,6 +999,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_codebook_layout),
+        cmocka_unit_test(test_codebook_arrays),
+        cmocka_unit_test(test_uniform_fake_definition),
+        cmocka_unit_test(test_opts_text_roundtrip),
+        cmocka_unit_test(test_kl_hand_made),
         cmocka_unit_test(test_error_metrics),
         cmocka_unit_test(test_uniform_torch_qparams),
         cmocka_unit_test(test_uniform_torch_fake),

@@ -165,10 +165,127 @@ float dq_codebook_fake1(const dq_codebook *cb, float x)
     return neg ? -v : v;
 }
 
+/* ---- the array paths: the same rounding, in float ------------------------- *
+ *
+ * A float a satisfies a <= t (t a double) exactly when a <= rd(t), the
+ * largest float <= t, so the thresholds are rounded down to float once and
+ * the search runs in float.  The zero code's threshold thr0 is put in front
+ * of the others (and 0 in front of the levels), so that an element's index
+ * is simply the number of thresholds below its magnitude (a plain table:
+ * below its value).  Short arrays count them by a branch-free binary
+ * search over the thresholds padded with +inf to a power of two; long ones
+ * (>= LUT_MIN elements) look up the first candidate in a table over the
+ * top 16 bits of the value's order-preserving key (1/128 octave per
+ * bucket) and step over the few thresholds inside the bucket.  Both give
+ * exactly dq_codebook_encode1 / fake1 (tests/test_quant.c checks every
+ * path against them). */
+
+#define LUT_MIN 65536
+#define LUT_BUCKETS 65536 /* of the whole key range; SIGNMAG needs the
+                             upper half (values >= +0) only */
+
+typedef struct {
+    int nt;                     /* thresholds: K - 1, + 1 with a zero code */
+    int pow2;                   /* nt rounded up to a power of two (>= 1) */
+    float t[DQ_CB_MAX + 1];     /* rd(thresholds), padded with +inf */
+    float lev[DQ_CB_MAX + 1];   /* index -> value (0 first with a zero code) */
+    uint32_t base;              /* first bucket of the table */
+    uint8_t *first;             /* bucket - base -> thresholds below its
+                                   lowest value */
+} cb_search;
+
+static float round_down(double t)
+{
+    float f = (float)t;
+    return (double)f > t ? nextafterf(f, -INFINITY) : f;
+}
+
+/* Monotone unsigned key of a float: a < b (as floats, -0 before +0)
+ * exactly when key(a) < key(b). */
+static inline uint32_t float_key(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+static inline float key_float(uint32_t key)
+{
+    uint32_t u = (key & 0x80000000u) ? (key & 0x7fffffffu) : ~key;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* Bucket b's first index: thresholds below the bucket's lowest float (a
+ * NaN bound holds no data and leaves the count where it was). */
+static void lut_fill(cb_search *s)
+{
+    int k = 0;
+    for (uint32_t b = s->base; b < LUT_BUCKETS; b++) {
+        float lo = key_float(b << 16);
+        while (k < s->nt && s->t[k] < lo) k++;
+        s->first[b - s->base] = (uint8_t)k; /* k <= nt <= 255 */
+    }
+}
+
+/* The search tables of cb for an array of n values (the lookup table only
+ * when n is large and it can be allocated; free s->first after use). */
+static void cb_search_init(cb_search *s, const dq_codebook *cb, int64_t n)
+{
+    int z = cb->kind == DQ_CB_SIGNMAG && cb->zero_code;
+    s->nt = cb->K - 1 + z;
+    s->pow2 = 1;
+    while (s->pow2 < s->nt) s->pow2 <<= 1;
+    for (int k = 0; k < s->pow2; k++)
+        s->t[k] = k >= s->nt ? INFINITY
+                  : z && k == 0 ? round_down(cb->thr0)
+                                : round_down(cb->thr[k - z]);
+    s->lev[0] = 0.0f;
+    for (int k = 0; k < cb->K; k++) s->lev[k + z] = (float)cb->lev[k];
+    s->base = cb->kind == DQ_CB_SIGNMAG ? LUT_BUCKETS / 2 : 0;
+    s->first = n >= LUT_MIN ? malloc(LUT_BUCKETS - s->base) : NULL;
+    if (s->first) lut_fill(s);
+}
+
+/* Thresholds below a: the element's index. */
+static inline int cb_index(const cb_search *s, float a)
+{
+    int k = 0;
+    if (s->first) {
+        k = s->first[(float_key(a) >> 16) - s->base];
+        while (k < s->nt && s->t[k] < a) k++;
+        return k;
+    }
+    for (int step = s->pow2 >> 1; step > 0; step >>= 1)
+        k += s->t[k + step - 1] < a ? step : 0;
+    return k + (s->t[k] < a);
+}
+
+/* Magnitude looked up for a SIGNMAG element (x < 0 maps like 0 when the
+ * codebook is unsigned). */
+static inline float sm_mag(const dq_codebook *cb, float x)
+{
+    return cb->is_signed ? fabsf(x) : (x > 0 ? x : 0.0f);
+}
+
 void dq_codebook_encode(const dq_codebook *cb, const float *x, int64_t n,
                         int32_t *codes)
 {
-    for (int64_t i = 0; i < n; i++) codes[i] = dq_codebook_encode1(cb, x[i]);
+    cb_search s;
+    cb_search_init(&s, cb, n);
+    if (cb->kind == DQ_CB_TABLE) {
+        for (int64_t i = 0; i < n; i++) codes[i] = cb_index(&s, x[i]);
+    } else {
+        /* index = code magnitude j; the sign bit on all but exact zero */
+        int32_t sbit = cb->is_signed ? (int32_t)(1u << (cb->bits - 1)) : 0;
+        int32_t first_signed = cb->zero_code ? 1 : 0;
+        for (int64_t i = 0; i < n; i++) {
+            int32_t j = cb_index(&s, sm_mag(cb, x[i]));
+            codes[i] = j | (x[i] < 0 && j >= first_signed ? sbit : 0);
+        }
+    }
+    free(s.first);
 }
 
 void dq_codebook_decode(const dq_codebook *cb, const int32_t *codes,
@@ -179,7 +296,22 @@ void dq_codebook_decode(const dq_codebook *cb, const int32_t *codes,
 
 void dq_codebook_fake(const dq_codebook *cb, float *x, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) x[i] = dq_codebook_fake1(cb, x[i]);
+    cb_search s;
+    cb_search_init(&s, cb, n);
+    if (cb->kind == DQ_CB_TABLE) {
+        for (int64_t i = 0; i < n; i++) x[i] = s.lev[cb_index(&s, x[i])];
+    } else {
+        /* the sign of x on every non-zero result (exact zero is +0) */
+        uint32_t smask = cb->is_signed ? 0x80000000u : 0;
+        for (int64_t i = 0; i < n; i++) {
+            float v = s.lev[cb_index(&s, sm_mag(cb, x[i]))];
+            uint32_t vb;
+            memcpy(&vb, &v, sizeof vb);
+            vb |= vb != 0 && x[i] < 0 ? smask : 0;
+            memcpy(&x[i], &vb, sizeof vb);
+        }
+    }
+    free(s.first);
 }
 
 int dq_codebook_levels(const dq_codebook *cb, double *out)

@@ -374,6 +374,19 @@ double dq_expq_fit_base(const dq_qhist *h, int bits, int is_signed,
 
 /* ---- base search ----------------------------------------------------------- */
 
+/* One operand prepared for many pair searches (expq.h): its histogram
+ * and its fit at every point of the base grid. */
+struct dq_expq_operand {
+    const float *x;         /* the data (borrowed) */
+    int64_t n;
+    int bits, is_signed;
+    dq_quant_opts o;        /* the settings the grid was computed with */
+    dq_qhist *h;
+    evaluator ev;
+    double *v;              /* v[g]: objective at grid base g (0: all zero) */
+    dq_expq_fit *fit;       /* fit[g] */
+};
+
 /* One or two tensors sharing a base; f(t) with base = exp(exp(t)). */
 typedef struct {
     const evaluator *ev[2];
@@ -381,26 +394,34 @@ typedef struct {
     int m;                 /* 1 or 2 tensors */
     const dq_quant_opts *o;
     int refine;            /* compass-search budget of fit_ab */
+    /* the operands' precomputed grid fits (pair searches), or NULL */
+    const dq_expq_operand *grid[2];
 } problem;
+
+/* Operand i's fit at base: its objective, or 0 for an all-zero operand
+ * (Q == 0, no error). */
+static double operand_eval(const problem *p, int i, double base,
+                           dq_expq_fit *fit)
+{
+    if (p->ev[i]->h->hi == 0) {
+        dq_expq_fit z = {.bits = p->bits[i],
+                         .is_signed = p->is_signed[i],
+                         .zero_code = p->zero_code,
+                         .K = expq_K(p->bits[i], p->is_signed[i],
+                                     p->zero_code),
+                         .base = base,
+                         .zero = 1};
+        *fit = z;
+        return 0;
+    }
+    return fit_ab(p->ev[i], p->bits[i], p->is_signed[i], p->zero_code, base,
+                  p->o, p->refine, fit);
+}
 
 static double prob_eval(const problem *p, double base, dq_expq_fit *fits)
 {
     double s = 0;
-    for (int i = 0; i < p->m; i++) {
-        if (p->ev[i]->h->hi == 0) { /* all zero: Q == 0, no error */
-            dq_expq_fit z = {.bits = p->bits[i],
-                             .is_signed = p->is_signed[i],
-                             .zero_code = p->zero_code,
-                             .K = expq_K(p->bits[i], p->is_signed[i],
-                                         p->zero_code),
-                             .base = base,
-                             .zero = 1};
-            fits[i] = z;
-            continue;
-        }
-        s += fit_ab(p->ev[i], p->bits[i], p->is_signed[i], p->zero_code, base,
-                    p->o, p->refine, &fits[i]);
-    }
+    for (int i = 0; i < p->m; i++) s += operand_eval(p, i, base, &fits[i]);
     return s;
 }
 
@@ -411,6 +432,27 @@ static double tbase(double t, const dq_quant_opts *o)
     if (b > o->base_max) b = o->base_max;
     if (b < BASE_MIN) b = BASE_MIN;
     return b;
+}
+
+/* Base of grid point g (of o->base_grid, uniform in ln(ln base)). */
+static double grid_base(int g, const dq_quant_opts *o)
+{
+    double t_lo = log(log(BASE_MIN)), t_hi = log(log(o->base_max));
+    int G = o->base_grid;
+    return tbase(t_lo + (t_hi - t_lo) * g / (G - 1), o);
+}
+
+/* prob_eval at grid point g, from the operands' precomputed fits when the
+ * problem has them. */
+static double grid_eval(const problem *p, int g, dq_expq_fit *fits)
+{
+    if (!p->grid[0]) return prob_eval(p, grid_base(g, p->o), fits);
+    double s = 0;
+    for (int i = 0; i < p->m; i++) {
+        fits[i] = p->grid[i]->fit[g];
+        s += p->grid[i]->v[g];
+    }
+    return s;
 }
 
 static void search_base(const problem *p, dq_expq_fit *out)
@@ -434,8 +476,7 @@ static void search_base(const problem *p, dq_expq_fit *out)
     int G = o->base_grid;
     double fbest = INFINITY, *fg = malloc(sizeof(double) * (size_t)G);
     for (int g = 0; g < G; g++) {
-        double t = t_lo + (t_hi - t_lo) * g / (G - 1);
-        double v = prob_eval(p, tbase(t, o), cur);
+        double v = grid_eval(p, g, cur);
         if (fg) fg[g] = v;
         if (v < fbest) {
             fbest = v;
@@ -571,47 +612,124 @@ int dq_expq_search(const float *x, int64_t n, int bits, int is_signed,
     return DQ_OK;
 }
 
-int dq_expq_search_pair(const float *w, int64_t nw, int bits_w, int w_signed,
-                        const float *a, int64_t na, int bits_a, int a_signed,
-                        const dq_quant_opts *o, dq_expq_fit *fw,
-                        dq_expq_fit *fa)
+void dq_expq_operand_free(dq_expq_operand *p)
+{
+    if (!p) return;
+    dq_qhist_free(p->h);
+    free(p->v);
+    free(p->fit);
+    free(p);
+}
+
+dq_expq_operand *dq_expq_operand_alloc(const float *x, int64_t n, int bits,
+                                       int is_signed, const dq_quant_opts *o)
 {
     dq_quant_opts def;
     if (!o) {
         dq_quant_opts_default(&def);
         o = &def;
     }
-    if (!fw || !fa) return DQ_ERROR(DQ_EINVAL, "expq: NULL result");
-    DQ_TRY(dq_quant_opts_check(o));
-    DQ_TRY(check_input("weights", w, nw, bits_w));
-    DQ_TRY(check_input("activations", a, na, bits_a));
-    w_signed = auto_sign(w, nw, w_signed);
-    a_signed = auto_sign(a, na, a_signed);
-    dq_qhist *hw = dq_qhist_alloc(w, nw, w_signed, o->hist_bins);
-    if (!hw) return dq_error_status();
-    dq_qhist *ha = dq_qhist_alloc(a, na, a_signed, o->hist_bins);
-    if (!ha) {
-        dq_qhist_free(hw);
-        return dq_error_status();
+    if (dq_quant_opts_check(o) != DQ_OK ||
+        check_input("operand", x, n, bits) != DQ_OK)
+        return NULL;
+    dq_expq_operand *p = calloc(1, sizeof *p);
+    if (!p) DQ_ERROR_NULL(DQ_ENOMEM, "expq: out of memory");
+    p->x = x;
+    p->n = n;
+    p->bits = bits;
+    p->is_signed = auto_sign(x, n, is_signed);
+    p->o = *o;
+    p->h = dq_qhist_alloc(x, n, p->is_signed, o->hist_bins);
+    p->v = malloc(sizeof(double) * (size_t)o->base_grid);
+    p->fit = malloc(sizeof(dq_expq_fit) * (size_t)o->base_grid);
+    if (!p->h || !p->v || !p->fit) {
+        int rc = p->h ? DQ_ENOMEM : dq_error_status();
+        dq_expq_operand_free(p); /* exception in constructor, avoid leak */
+        DQ_ERROR_NULL(rc, "expq: %s", rc == DQ_ENOMEM ? "out of memory"
+                                                       : dq_error_message());
     }
-    evaluator ew = {.h = hw, .x = o->exact ? w : NULL, .n = nw,
-                    .is_signed = w_signed, .obj = o->objective};
-    evaluator ea = {.h = ha, .x = o->exact ? a : NULL, .n = na,
-                    .is_signed = a_signed, .obj = o->objective};
-    problem p = {.ev = {&ew, &ea},
-                 .bits = {bits_w, bits_a},
-                 .is_signed = {w_signed, a_signed},
+    p->ev = (evaluator){.h = p->h, .x = o->exact ? x : NULL, .n = n,
+                        .is_signed = p->is_signed, .obj = o->objective};
+    problem one = {.ev = {&p->ev, NULL},
+                   .bits = {bits, 0},
+                   .is_signed = {p->is_signed, 0},
+                   .zero_code = o->zero_code ? 1 : 0,
+                   .m = 1,
+                   .o = o,
+                   .refine = o->refine_evals};
+    for (int g = 0; g < o->base_grid; g++)
+        p->v[g] = operand_eval(&one, 0, grid_base(g, o), &p->fit[g]);
+    return p;
+}
+
+/* The grid fits of an operand prepared with options a hold for a pair
+ * searched with options b when every setting they depend on is equal. */
+static int grid_compatible(const dq_quant_opts *a, const dq_quant_opts *b)
+{
+    return (a->zero_code != 0) == (b->zero_code != 0) &&
+           a->objective == b->objective && a->hist_bins == b->hist_bins &&
+           a->base_max == b->base_max && a->base_grid == b->base_grid &&
+           a->ab_mode == b->ab_mode && a->lloyd_iters == b->lloyd_iters &&
+           a->refine_evals == b->refine_evals && a->ab_grid == b->ab_grid &&
+           (a->exact != 0) == (b->exact != 0);
+}
+
+int dq_expq_search_prepared(const dq_expq_operand *w,
+                            const dq_expq_operand *a, const dq_quant_opts *o,
+                            dq_expq_fit *fw, dq_expq_fit *fa)
+{
+    dq_quant_opts def;
+    if (!o) {
+        dq_quant_opts_default(&def);
+        o = &def;
+    }
+    if (!w || !a || !fw || !fa)
+        return DQ_ERROR(DQ_EINVAL, "expq: NULL operand or result");
+    DQ_TRY(dq_quant_opts_check(o));
+    /* an operand prepared with other search settings is prepared again */
+    const dq_expq_operand *op[2] = {w, a};
+    dq_expq_operand *own[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        if (grid_compatible(&op[i]->o, o)) continue;
+        own[i] = dq_expq_operand_alloc(op[i]->x, op[i]->n, op[i]->bits,
+                                       op[i]->is_signed, o);
+        if (!own[i]) {
+            dq_expq_operand_free(own[0]);
+            return dq_error_status();
+        }
+        op[i] = own[i];
+    }
+    problem p = {.ev = {&op[0]->ev, &op[1]->ev},
+                 .bits = {op[0]->bits, op[1]->bits},
+                 .is_signed = {op[0]->is_signed, op[1]->is_signed},
                  .zero_code = o->zero_code ? 1 : 0,
                  .m = 2,
                  .o = o,
-                 .refine = o->refine_evals};
+                 .refine = o->refine_evals,
+                 .grid = {op[0], op[1]}};
     dq_expq_fit out[2];
     search_base(&p, out);
     *fw = out[0];
     *fa = out[1];
-    dq_qhist_free(hw);
-    dq_qhist_free(ha);
+    dq_expq_operand_free(own[0]);
+    dq_expq_operand_free(own[1]);
     return DQ_OK;
+}
+
+int dq_expq_search_pair(const float *w, int64_t nw, int bits_w, int w_signed,
+                        const float *a, int64_t na, int bits_a, int a_signed,
+                        const dq_quant_opts *o, dq_expq_fit *fw,
+                        dq_expq_fit *fa)
+{
+    if (!fw || !fa) return DQ_ERROR(DQ_EINVAL, "expq: NULL result");
+    dq_expq_operand *pw = dq_expq_operand_alloc(w, nw, bits_w, w_signed, o);
+    if (!pw) return dq_error_prefix(dq_error_status(), "expq: weights");
+    dq_expq_operand *pa = dq_expq_operand_alloc(a, na, bits_a, a_signed, o);
+    int rc = pa ? dq_expq_search_prepared(pw, pa, o, fw, fa)
+                : dq_error_prefix(dq_error_status(), "expq: activations");
+    dq_expq_operand_free(pw);
+    dq_expq_operand_free(pa);
+    return rc;
 }
 
 int dq_expq_search_batch(dq_expq_job *jobs, int njobs, const dq_quant_opts *o)
@@ -700,6 +818,23 @@ static int expq_share(const float *x0, int64_t n0, int bits0, int signed0,
     return DQ_OK;
 }
 
+static void *expq_share_prep(const float *x, int64_t n, int bits,
+                             int is_signed, const dq_quant_opts *o)
+{
+    return dq_expq_operand_alloc(x, n, bits, is_signed, o);
+}
+
+static int expq_share_prepped(const void *p0, const void *p1,
+                              dq_quant_opts *o0, dq_quant_opts *o1)
+{
+    dq_expq_fit f0, f1;
+    DQ_TRY(dq_expq_search_prepared(p0, p1, o0, &f0, &f1));
+    o0->fixed_base = o1->fixed_base = f0.base;
+    return DQ_OK;
+}
+
+static void expq_share_prep_free(void *p) { dq_expq_operand_free(p); }
+
 const dq_quant_scheme dq_scheme_expq = {
     .name = "expq",
     .label = "DNA-TEQ",
@@ -712,4 +847,7 @@ const dq_quant_scheme dq_scheme_expq = {
     .levels = expq_levels,
     .describe = expq_describe,
     .share = expq_share,
+    .share_prep = expq_share_prep,
+    .share_prepped = expq_share_prepped,
+    .share_prep_free = expq_share_prep_free,
 };

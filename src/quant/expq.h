@@ -64,6 +64,22 @@ int dq_expq_search_pair(const float *w, int64_t nw, int bits_w, int w_signed,
                         const dq_quant_opts *o, dq_expq_fit *fw,
                         dq_expq_fit *fa);
 
+/* One operand of pair searches, prepared once for many of them (the
+ * adaptive search runs every pair of bitwidths of a layer): validated
+ * like dq_expq_search, its histogram built and its fit at every point of
+ * the base grid computed with o.  x must outlive it.  is_signed < 0:
+ * auto. */
+typedef struct dq_expq_operand dq_expq_operand;
+dq_expq_operand *dq_expq_operand_alloc(const float *x, int64_t n, int bits,
+                                       int is_signed, const dq_quant_opts *o);
+void dq_expq_operand_free(dq_expq_operand *p); /* NULL is a no-op */
+/* dq_expq_search_pair on prepared operands: the same result, bit for bit
+ * (the grid phase is read from the operands; an operand prepared with
+ * other search settings than o is prepared again with o). */
+int dq_expq_search_prepared(const dq_expq_operand *w,
+                            const dq_expq_operand *a, const dq_quant_opts *o,
+                            dq_expq_fit *fw, dq_expq_fit *fa);
+
 /* A batch job: a single tensor (partner == NULL) or a pair.  is_signed < 0
  * means auto (signed iff a value < 0).  Results: fit (and partner_fit),
  * status and, on failure, message. */

@@ -35,8 +35,8 @@ static const ofield ofields[] = {
     OF(calib_bins, F_INT),  OF(calib_start_bin, F_INT), OF(objective, F_INT),
     OF(hist_bins, F_INT),   OF(base_max, F_DOUBLE),     OF(base_grid, F_INT),
     OF(base_tol, F_DOUBLE), OF(ab_mode, F_INT),         OF(lloyd_iters, F_INT),
-    OF(ab_grid, F_INT),     OF(fixed_base, F_DOUBLE),   OF(exact, F_INT),
-    OF(seed, F_U64),        OF(sparq_shift_opt, F_INT),
+    OF(refine_evals, F_INT), OF(ab_grid, F_INT),        OF(fixed_base, F_DOUBLE),
+    OF(exact, F_INT),       OF(seed, F_U64),            OF(sparq_shift_opt, F_INT),
 };
 #undef OF
 #define NOFIELDS ((int)(sizeof ofields / sizeof ofields[0]))

@@ -176,9 +176,14 @@ dq_qparams *dq_qparams_clone(const dq_qparams *p)
     return q;
 }
 
-/* Index of the first non-finite element, or -1. */
+/* Index of the first non-finite element, or -1.  A vectorised scan finds
+ * whether there is one; only then is it located. */
 static int64_t first_nonfinite(const float *x, int64_t n)
 {
+    int any = 0;
+#pragma omp simd reduction(| : any)
+    for (int64_t i = 0; i < n; i++) any |= !(fabsf(x[i]) <= FLT_MAX);
+    if (!any) return -1;
     int64_t bad = n;
 #pragma omp parallel for reduction(min : bad) schedule(static) if (n >= PAR_MIN_ELEMS)
     for (int64_t i = 0; i < n; i++)
@@ -310,28 +315,90 @@ dq_qparams *dq_quant_calibrate(const dq_quant_scheme *s, const dq_tensor *t,
     return p;
 }
 
-/* One operand of dq_quant_share: bits, size, finiteness; *sign resolved
- * from o->sign_mode; *allzero when every element is 0. */
-static int share_operand(const char *nm, const float *x, int64_t n, int bits,
-                         const dq_quant_opts *o, int *sign, int *allzero)
+/* One operand of dq_quant_share, validated (and prepared when the scheme
+ * can be). */
+struct dq_qshare {
+    const dq_quant_scheme *s;
+    char name[256];
+    const float *x;
+    int64_t n;
+    int bits, sign, allzero;
+    dq_sign_mode sign_mode;
+    void *prep; /* the scheme's share_prep, or NULL */
+};
+
+void dq_qshare_free(dq_qshare *p)
 {
-    DQ_TRY(check_bits(nm, bits));
-    if (dq_quant_opts_check(o) != DQ_OK)
-        return dq_error_prefix(DQ_EINVAL, "%s", nm);
+    if (!p) return;
+    if (p->prep) p->s->share_prep_free(p->prep);
+    free(p);
+}
+
+dq_qshare *dq_quant_share_prep(const dq_quant_scheme *s, const char *name,
+                               const float *x, int64_t n, int bits,
+                               const dq_quant_opts *o)
+{
+    const char *nm = name && *name ? name : "operand";
+    if (!s || !o) DQ_ERROR_NULL(DQ_EINVAL, "%s: share: NULL argument", nm);
+    if (check_bits(nm, bits) != DQ_OK) return NULL;
+    if (dq_quant_opts_check(o) != DQ_OK) {
+        dq_error_prefix(DQ_EINVAL, "%s", nm);
+        return NULL;
+    }
     if (!x || n < 1)
-        return DQ_ERROR(DQ_EINVAL, "%s: empty tensor (nothing to quantize)",
-                        nm);
+        DQ_ERROR_NULL(DQ_EINVAL, "%s: empty tensor (nothing to quantize)", nm);
     int64_t bad = first_nonfinite(x, n);
-    if (bad >= 0) return nonfinite_error(nm, x, bad);
+    if (bad >= 0) {
+        nonfinite_error(nm, x, bad);
+        return NULL;
+    }
+    dq_qshare *p = calloc(1, sizeof *p);
+    if (!p) DQ_ERROR_NULL(DQ_ENOMEM, "%s: out of memory", nm);
     int neg = 0, nz = 0;
     for (int64_t i = 0; i < n; i++) {
         neg |= x[i] < 0;
         nz |= x[i] != 0;
     }
-    *sign = o->sign_mode == DQ_SIGN_SIGNED     ? 1
-            : o->sign_mode == DQ_SIGN_UNSIGNED ? 0
-                                               : neg;
-    *allzero = !nz;
+    p->s = s;
+    snprintf(p->name, sizeof p->name, "%s", nm);
+    p->x = x;
+    p->n = n;
+    p->bits = bits;
+    p->sign_mode = o->sign_mode;
+    p->sign = o->sign_mode == DQ_SIGN_SIGNED     ? 1
+              : o->sign_mode == DQ_SIGN_UNSIGNED ? 0
+                                                 : neg;
+    p->allzero = !nz;
+    if (s->share && s->share_prep && !p->allzero &&
+        !(p->prep = s->share_prep(x, n, bits, p->sign, o))) {
+        dq_error_prefix(dq_error_status(), "%s: %s", nm, s->name);
+        free(p); /* exception in constructor, avoid memory leak */
+        return NULL;
+    }
+    return p;
+}
+
+int dq_quant_share_prepped(const dq_qshare *p0, const dq_qshare *p1,
+                           dq_quant_opts *o0, dq_quant_opts *o1, int *shared)
+{
+    if (!p0 || !p1 || !o0 || !o1 || !shared)
+        return DQ_ERROR(DQ_EINVAL, "share: NULL argument");
+    *shared = 0;
+    const dq_quant_scheme *s = p0->s;
+    if (p1->s != s)
+        return DQ_ERROR(DQ_EINVAL, "%s, %s: share: operands prepared for "
+                        "different schemes", p0->name, p1->name);
+    if (o0->sign_mode != p0->sign_mode || o1->sign_mode != p1->sign_mode)
+        return DQ_ERROR(DQ_EINVAL, "%s, %s: share: sign_mode differs from "
+                        "the prepared operands'", p0->name, p1->name);
+    if (!s->share || p0->allzero || p1->allzero) return DQ_OK;
+    int rc = p0->prep && p1->prep
+                 ? s->share_prepped(p0->prep, p1->prep, o0, o1)
+                 : s->share(p0->x, p0->n, p0->bits, p0->sign, p1->x, p1->n,
+                            p1->bits, p1->sign, o0, o1);
+    if (rc != DQ_OK)
+        return dq_error_prefix(rc, "%s, %s: %s", p0->name, p1->name, s->name);
+    *shared = 1;
     return DQ_OK;
 }
 
@@ -340,20 +407,23 @@ int dq_quant_share(const dq_quant_scheme *s, const char *name0,
                    const float *x1, int64_t n1, int bits1, dq_quant_opts *o0,
                    dq_quant_opts *o1, int *shared)
 {
-    const char *nm0 = name0 && *name0 ? name0 : "operand 0";
-    const char *nm1 = name1 && *name1 ? name1 : "operand 1";
-    int sg0, sg1, z0, z1;
     if (!s || !o0 || !o1 || !shared)
-        return DQ_ERROR(DQ_EINVAL, "%s, %s: share: NULL argument", nm0, nm1);
+        return DQ_ERROR(DQ_EINVAL, "%s, %s: share: NULL argument",
+                        name0 && *name0 ? name0 : "operand 0",
+                        name1 && *name1 ? name1 : "operand 1");
     *shared = 0;
-    DQ_TRY(share_operand(nm0, x0, n0, bits0, o0, &sg0, &z0));
-    DQ_TRY(share_operand(nm1, x1, n1, bits1, o1, &sg1, &z1));
-    if (!s->share || z0 || z1) return DQ_OK;
-    int rc = s->share(x0, n0, bits0, sg0, x1, n1, bits1, sg1, o0, o1);
-    if (rc != DQ_OK)
-        return dq_error_prefix(rc, "%s, %s: %s", nm0, nm1, s->name);
-    *shared = 1;
-    return DQ_OK;
+    dq_qshare *p0 = dq_quant_share_prep(s, name0 && *name0 ? name0
+                                                           : "operand 0",
+                                        x0, n0, bits0, o0);
+    if (!p0) return dq_error_status();
+    dq_qshare *p1 = dq_quant_share_prep(s, name1 && *name1 ? name1
+                                                           : "operand 1",
+                                        x1, n1, bits1, o1);
+    int rc = p1 ? dq_quant_share_prepped(p0, p1, o0, o1, shared)
+                : dq_error_status();
+    dq_qshare_free(p0);
+    dq_qshare_free(p1);
+    return rc;
 }
 
 /* ---- apply ------------------------------------------------------------------ */

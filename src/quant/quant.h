@@ -228,6 +228,18 @@ typedef struct dq_quant_scheme {
     int (*share)(const float *x0, int64_t n0, int bits0, int signed0,
                  const float *x1, int64_t n1, int bits1, int signed1,
                  dq_quant_opts *o0, dq_quant_opts *o1);
+    /* Optional companions of share (all three or none): share_prep does
+     * once the part of share() that depends on one operand alone (expq:
+     * its histogram and its fits on the base grid), share_prepped then
+     * does exactly what share() does on two prepared operands, so that a
+     * search over many pairs of bitwidths pays that part once per
+     * (operand, bits) (dq_quant_share_prep); share_prep_free releases a
+     * prepared operand.  share_prep returns NULL with the error set. */
+    void *(*share_prep)(const float *x, int64_t n, int bits, int is_signed,
+                        const dq_quant_opts *o);
+    int (*share_prepped)(const void *p0, const void *p1, dq_quant_opts *o0,
+                         dq_quant_opts *o1);
+    void (*share_prep_free)(void *p);
 } dq_quant_scheme;
 
 /* vtable entries for codebook schemes (the channel's codebook is c->cb):
@@ -312,6 +324,19 @@ int dq_quant_share(const dq_quant_scheme *s, const char *name0,
                    const float *x0, int64_t n0, int bits0, const char *name1,
                    const float *x1, int64_t n1, int bits1, dq_quant_opts *o0,
                    dq_quant_opts *o1, int *shared);
+/* The same in two steps, for many pairs over the same operands: one
+ * operand validated (name in messages) and, when the scheme has
+ * share_prep, prepared with o (x must outlive it; NULL with the error
+ * set) ... */
+typedef struct dq_qshare dq_qshare;
+dq_qshare *dq_quant_share_prep(const dq_quant_scheme *s, const char *name,
+                               const float *x, int64_t n, int bits,
+                               const dq_quant_opts *o);
+void dq_qshare_free(dq_qshare *p); /* NULL is a no-op */
+/* ... then dq_quant_share of two prepared operands (of the same scheme;
+ * o0, o1 with the sign_mode they were prepared with): the same result. */
+int dq_quant_share_prepped(const dq_qshare *p0, const dq_qshare *p1,
+                           dq_quant_opts *o0, dq_quant_opts *o1, int *shared);
 /* Calibrate, fake-quantize a copy, measure: the qerror experiment's unit. */
 int dq_quant_measure(const dq_quant_scheme *s, const dq_tensor *t, int bits,
                      const dq_quant_opts *o, dq_qerror *e,

@@ -86,15 +86,22 @@ void dq_uniform_qparams(float min, float max, int bits, int is_signed,
     *zero_point = zp;
 }
 
-/* One value on a (scale, zp, qmin, qmax) grid. */
+/* One value on a (scale, zp, qmin, qmax) grid: clamp(nearbyintf(x * inv)
+ * + zp, qmin, qmax).  x * inv is first clamped to one step outside the
+ * grid (which changes no result), so that adding and subtracting 1.5 * 2^23
+ * rounds it half to even exactly as nearbyintf does in the default
+ * rounding mode, and the loops over it vectorise (no libm call). */
+#define ROUND_MAGIC 12582912.0f /* 1.5 * 2^23 */
+
 static inline int32_t uq(float x, float inv, int32_t zp, int32_t qmin,
                          int32_t qmax)
 {
-    float r = nearbyintf(x * inv);
-    /* clamp in float first: x * inv may exceed the int32 range */
-    if (r < (float)(qmin - zp)) return qmin;
-    if (r > (float)(qmax - zp)) return qmax;
-    return (int32_t)r + zp;
+    float lo = (float)(qmin - zp) - 1.0f, hi = (float)(qmax - zp) + 1.0f;
+    float v = x * inv;
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    int32_t q = (int32_t)((v + ROUND_MAGIC) - ROUND_MAGIC) + zp;
+    return q < qmin ? qmin : q > qmax ? qmax : q;
 }
 
 static inline float udq(int32_t q, float scale, int32_t zp)
@@ -322,6 +329,7 @@ static void uniform_encode(const dq_qchan *c, const float *x, int64_t n,
     float s = (float)c->p[P_SCALE], inv = 1.0f / s;
     int32_t zp = (int32_t)c->p[P_ZP], qmin = (int32_t)c->p[P_QMIN],
             qmax = (int32_t)c->p[P_QMAX];
+#pragma omp simd
     for (int64_t i = 0; i < n; i++) codes[i] = uq(x[i], inv, zp, qmin, qmax);
 }
 
@@ -342,6 +350,7 @@ static void uniform_fake(const dq_qchan *c, float *x, int64_t n)
     float s = (float)c->p[P_SCALE], inv = 1.0f / s;
     int32_t zp = (int32_t)c->p[P_ZP], qmin = (int32_t)c->p[P_QMIN],
             qmax = (int32_t)c->p[P_QMAX];
+#pragma omp simd
     for (int64_t i = 0; i < n; i++)
         x[i] = udq(uq(x[i], inv, zp, qmin, qmax), s, zp);
 }
