@@ -19,6 +19,10 @@
 DNATEQ_RESDIR := $(if $(QUICK),results-quick,results)
 DNATEQ_MODELS ?= $(sort $(basename $(notdir $(wildcard data/zoo/*.h5))))
 DNATEQ_CSV    := $(DNATEQ_MODELS:%=$(DNATEQ_RESDIR)/dnateq/%.csv)
+# summary rows in zoo order, then any other model
+DNATEQ_ZOO    := mlp alexnet resnet20 vit
+DNATEQ_ORDER  := $(foreach m,$(DNATEQ_ZOO),$(filter $(m),$(DNATEQ_MODELS))) \
+                 $(filter-out $(DNATEQ_ZOO),$(DNATEQ_MODELS))
 dnateq_cfg     = $(firstword $(wildcard configs/dnateq_$(1).ini) configs/dnateq.ini)
 
 .PHONY: dnateq bench-search
@@ -28,7 +32,7 @@ dnateq: $(DNATEQ_RESDIR)/dnateq/summary.csv
 
 $(DNATEQ_RESDIR)/dnateq/summary.csv: $(DNATEQ_CSV) build/bin/dnateq-dnateq configs/dnateq.ini
 	build/bin/dnateq-dnateq configs/dnateq.ini --merge --out $(DNATEQ_RESDIR) \
-	    --set "dnateq.models=$(DNATEQ_MODELS)"
+	    --set "dnateq.models=$(strip $(DNATEQ_ORDER))"
 
 # One run writes every result file of the model; <model>.csv comes last.
 define dnateq_model_rule
