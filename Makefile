@@ -31,7 +31,7 @@ TESTS    := $(TEST_SRC:tests/%.c=build/test/%)
 
 GITREV := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
 
-.PHONY: all deps deps-torch test bench bench-engine reproduce figures paper zoo clean help run
+.PHONY: all deps deps-torch test bench bench-engine reproduce check-outputs figures paper zoo clean help run
 .DEFAULT_GOAL := all
 
 all: deps build/libdnateq.a $(BINS)
@@ -43,8 +43,15 @@ help:
 	@echo "  make test         build and run the cmocka suite under ASan+UBSan"
 	@echo "  make bench        run the benchmarks (see README)"
 	@echo "  make reproduce    run every experiment, then figures and paper (QUICK=1: reduced)"
+	@echo "  make check-outputs  check every table, figure and the paper exist (QUICK=1 too)"
 	@echo "  make run CONFIG=configs/X.ini   run one experiment from its config"
 	@echo "  make figures      regenerate every figure from plots/*.gp"
+	@echo "  make paper        rebuild paper/dnateq-repro.pdf from the results present"
+	@echo "  make macros       regenerate <resdir>/macros.tex (the paper's numbers)"
+	@echo "  make config-docs  regenerate configs/README.md from the drivers' key tables"
+	@echo "  make fuzz         run the libFuzzer harnesses (FUZZ_SECONDS each)"
+	@echo "  make dnateq / compare / distfit / qerror / expdot / energy / dump"
+	@echo "                    one experiment for every zoo model (QUICK=1: reduced)"
 	@echo "  make zoo          retrain the model zoo with PyTorch and re-export it"
 	@echo "  make clean        remove build/ (results stay)"
 
@@ -132,6 +139,8 @@ bench-engine: all
 	done
 
 # ---- experiments: registered by mk/ fragments in experiments/ ----------
+# The tensor dumps the experiments read (experiments/dump.mk).
+TENSOR_DIR := $(if $(QUICK),results-quick/tensors,data/tensors)
 -include $(sort $(wildcard experiments/*.mk))
 
 # Each experiment fragment appends its step to REPRODUCE_STEPS; they run in
@@ -142,6 +151,12 @@ REPRODUCE_ORDER  := dump distfit qerror dnateq compare expdot energy figures pap
 reproduce: all
 	@bash experiments/reproduce.sh $(REPRODUCE_RESDIR) \
 	    $(filter $(REPRODUCE_STEPS) figures $(if $(filter paper,$(REPRODUCE_STEPS)),paper),$(REPRODUCE_ORDER))
+	@$(MAKE) --no-print-directory check-outputs
+
+# Every expected table, figure and the paper exist and are non-empty, and
+# the paper found every value (experiments/check_outputs.sh).
+check-outputs:
+	@bash experiments/check_outputs.sh $(REPRODUCE_RESDIR) $(PAPER_PDF) $(PAPER_BUILD)/dnateq-repro.log
 
 figures:
 	@for gp in $(sort $(wildcard plots/*.gp)); do [ "$$(basename $$gp)" = style.gp ] && continue; \

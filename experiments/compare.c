@@ -823,8 +823,8 @@ static void int8_row(ctx *C, const char *dir, rows *rs)
     if (!p8) dq_die();
     row *r = rows_add(rs);
     snprintf(r->family, sizeof r->family, "INT8");
-    snprintf(r->label, sizeof r->label, "INT8 (act %s)",
-             dq_calibrator_name(C->int8_cal));
+    snprintf(r->label, sizeof r->label,
+             "INT8 W8A8 per-channel (act cal. on val)");
     row_fixed(r, "uniform", "uniform", "channel",
               dq_calibrator_name(C->int8_cal), 8, 8);
     snprintf(r->notes, sizeof r->notes, "%s", p8->meta);

@@ -29,10 +29,10 @@ $(COMPARE_RESDIR)/compare/summary.csv: $(COMPARE_CSV) build/bin/dnateq-compare
 	build/bin/dnateq-compare configs/compare.ini --out $(COMPARE_RESDIR) \
 	    --set compare.summary_only=true -q
 
-$(COMPARE_RESDIR)/compare/%.csv: data/zoo/%.h5 data/tensors/%.h5 \
+$(COMPARE_RESDIR)/compare/%.csv: data/zoo/%.h5 $(TENSOR_DIR)/%.h5 \
         $(COMPARE_RESDIR)/dnateq/%.csv build/bin/dnateq-compare configs/compare.ini
 	build/bin/dnateq-compare configs/compare.ini --model $< \
-	    --set compare.tensors=data/tensors/$*.h5 \
+	    --set compare.tensors=$(TENSOR_DIR)/$*.h5 \
 	    --set compare.plans_dir=$(COMPARE_RESDIR)/dnateq/plans \
 	    --out $(COMPARE_RESDIR) $(if $(QUICK),--set run.quick=true)
 

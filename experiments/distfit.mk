@@ -14,7 +14,7 @@
 
 DISTFIT_RESDIR := $(if $(QUICK),results-quick,results)
 DISTFIT_MODELS ?= $(sort $(basename $(notdir $(wildcard data/zoo/*.h5))))
-DISTFIT_DUMPS  := $(DISTFIT_MODELS:%=data/tensors/%.h5)
+DISTFIT_DUMPS  := $(DISTFIT_MODELS:%=$(TENSOR_DIR)/%.h5)
 DISTFIT_EMPTY  :=
 DISTFIT_SPACE  := $(DISTFIT_EMPTY) $(DISTFIT_EMPTY)
 DISTFIT_COMMA  := ,
@@ -30,6 +30,6 @@ distfit: $(DISTFIT_OUT)
 # The per-model CSVs, tables and plot data are written by the same run.
 $(DISTFIT_OUT): $(DISTFIT_DUMPS) build/bin/dnateq-distfit configs/distfit.ini
 	build/bin/dnateq-distfit configs/distfit.ini --out $(DISTFIT_RESDIR) \
-	    --set distfit.models=$(DISTFIT_LIST) $(if $(QUICK),--set run.quick=true)
+	    --set distfit.models=$(DISTFIT_LIST) --set distfit.dump_dir=$(TENSOR_DIR) $(if $(QUICK),--set run.quick=true)
 
 REPRODUCE_STEPS += distfit

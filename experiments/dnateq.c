@@ -84,6 +84,7 @@ static dq_cfg_key *table_copy(const dq_cfg_key *src, const char *section,
  * splits, with coarse searches (search_opts). */
 #define QUICK_REPORT 300     /* val and test images reported on */
 #define QUICK_SEARCH_VAL 200 /* val images of each search */
+#define QUICK_BITS_MAX 6     /* top of the searched bit range */
 
 /* ---- per-model results ------------------------------------------------------ */
 
@@ -154,7 +155,9 @@ static void search_opts(const dq_config *cfg, const char *sec,
     if (o->sens_images == 0 || o->sens_images > QUICK_SEARCH_VAL / 2)
         o->sens_images = QUICK_SEARCH_VAL / 2;
     if (o->max_evals > 16) o->max_evals = 16;
-    if (o->act_samples > 32768) o->act_samples = 32768;
+    if (o->act_samples > 16384) o->act_samples = 16384;
+    if (o->n_max > QUICK_BITS_MAX && o->n_min <= QUICK_BITS_MAX)
+        o->n_max = QUICK_BITS_MAX;
     /* coarser parameter searches (expq base and alpha/beta; the
      * histogram calibrators of uniform) */
     if (q->base_grid > 12) q->base_grid = 12;

@@ -506,14 +506,18 @@ static int sel_parse(csvsel *c, const specline *s, char **hdr, int ncol,
 
 static double cell_number(const char *text, int *ok)
 {
+    if (!*text) { /* an empty cell: no value (e.g. an unsupported row) */
+        *ok = 1;
+        return NAN;
+    }
     char *end;
     double v = strtod(text, &end);
     *ok = *text && !*end;
     return v;
 }
 
-/* The value of v in the row (NaN for "nan"); DQ_EFORMAT when a cell is not
- * a number. */
+/* The value of v in the row (NaN for "nan" or an empty cell); DQ_EFORMAT
+ * when a cell is not a number. */
 static int row_value(const vspec *v, char **f, double *out, const char *where)
 {
     int ok1, ok2 = 1;

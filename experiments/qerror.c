@@ -44,8 +44,10 @@ static const dq_cfg_key qerror_keys[] = {
     {"qerror", "dump", DQ_CFG_STR, "", 1, 0,
      "tensor dump (format dnateq-tensors); empty: data/tensors/<model>.h5 "
      "from run.model"},
-    {"qerror", "bits_min", DQ_CFG_INT, "2", 2, 8, "smallest bitwidth"},
-    {"qerror", "bits_max", DQ_CFG_INT, "8", 2, 8, "largest bitwidth"},
+    {"qerror", "bits_min", DQ_CFG_INT, "2", 2, 8,
+     "smallest bitwidth (run.quick: at least 3)"},
+    {"qerror", "bits_max", DQ_CFG_INT, "8", 2, 8,
+     "largest bitwidth (run.quick: at most 5)"},
     {"qerror", "schemes", DQ_CFG_STR, "all", 1, 0,
      "comma-separated registry names, or 'all'"},
     {"qerror", "uniform_calibrators", DQ_CFG_STR, "minmax,percentile,mse,kl",
@@ -530,16 +532,37 @@ static int write_params(const char *path, const dq_config *c, const char *model,
 
 /* ---- main ---------------------------------------------------------------------- */
 
+/* run.quick narrows the bit range to QUICK_BITS_MIN..QUICK_BITS_MAX (in
+ * the config, so the result files record it). */
+#define QUICK_BITS_MIN 3
+#define QUICK_BITS_MAX 5
+static int quick_bits(dq_config *c)
+{
+    int64_t lo = dq_config_int(c, "qerror", "bits_min");
+    int64_t hi = dq_config_int(c, "qerror", "bits_max");
+    char v[16];
+    if (lo < QUICK_BITS_MIN) {
+        snprintf(v, sizeof v, "%d", QUICK_BITS_MIN);
+        DQ_TRY(dq_config_set(c, "qerror", "bits_min", v, "run.quick"));
+    }
+    if (hi > QUICK_BITS_MAX && lo <= QUICK_BITS_MAX) {
+        snprintf(v, sizeof v, "%d", QUICK_BITS_MAX);
+        DQ_TRY(dq_config_set(c, "qerror", "bits_max", v, "run.quick"));
+    }
+    return DQ_OK;
+}
+
 int main(int argc, char **argv)
 {
     dq_config *c = dq_cli_parse(&spec, argc, argv);
     dq_quant_opts qo;
     if (dq_quant_opts_from_config(c, "quant", &qo) != DQ_OK) dq_die();
+    int quick = dq_config_bool(c, "run", "quick");
+    if (quick && quick_bits(c) != DQ_OK) dq_die();
     int bmin = (int)dq_config_int(c, "qerror", "bits_min");
     int bmax = (int)dq_config_int(c, "qerror", "bits_max");
     if (bmin > bmax)
         dq_fatal(2, "[qerror] bits_min %d > bits_max %d", bmin, bmax);
-    int quick = dq_config_bool(c, "run", "quick");
     int weight_pc = dq_config_bool(c, "qerror", "weight_per_channel");
     int act_sym = dq_config_bool(c, "qerror", "act_symmetric");
     int do_pairs = dq_config_bool(c, "qerror", "pairs");

@@ -8,7 +8,7 @@
 #
 # Input: the tensor dumps data/tensors/<model>.h5, made by the dump step
 # (build/bin/dnateq-dump).  QUICK=1 writes to results-quick and runs
-# dnateq-qerror with run.quick (first uniform calibrator only).
+# dnateq-qerror with run.quick (first uniform calibrator only, 3..5 bits).
 
 QERROR_RESDIR := $(if $(QUICK),results-quick,results)
 QERROR_MODELS ?= $(sort $(basename $(notdir $(wildcard data/zoo/*.h5))))
@@ -20,7 +20,7 @@ qerror: $(QERROR_CSV)
 	gnuplot -e "resdir='$(QERROR_RESDIR)'" plots/qerror.gp
 
 # One run writes the model's three result files.
-$(QERROR_RESDIR)/qerror/%.csv: data/tensors/%.h5 build/bin/dnateq-qerror configs/qerror.ini
+$(QERROR_RESDIR)/qerror/%.csv: $(TENSOR_DIR)/%.h5 build/bin/dnateq-qerror configs/qerror.ini
 	build/bin/dnateq-qerror configs/qerror.ini --set qerror.dump=$< \
 	    --out $(QERROR_RESDIR) $(if $(QUICK),--set run.quick=true)
 

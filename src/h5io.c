@@ -9,7 +9,10 @@
  * Before HDF5 reads a file, its global heaps are checked, and before a
  * dataset is read, its dataspace is checked against what the file stores
  * (see h5_check_global_heaps and h5_check_extent): both guard against
- * corrupt files that HDF5 1.10 would otherwise trust.
+ * corrupt files that HDF5 1.10 would otherwise trust.  What is left (HDF5
+ * crashing, looping or allocating without bound inside its own parsers)
+ * is contained by dq_h5_probe: a child process reads the file's metadata
+ * first, and only a file whose child survives is opened here.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "h5io.h"
@@ -17,12 +20,22 @@
 #include "error.h"
 #include "fsutil.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+typedef struct h5_attr h5_attr;
 
 struct dq_h5 {
     hid_t fid;
@@ -30,6 +43,10 @@ struct dq_h5 {
     char *tmp;     /* temporary path while writing, else NULL */
     char format[64];
     int version;
+    int snapped;          /* attributes come from the probe's snapshot */
+    unsigned char *snap;  /* the snapshot (see the probe below) */
+    h5_attr *attrs;       /* its attributes, by object address and name */
+    int n_attrs;
 };
 
 static void h5_quiet(void)
@@ -49,6 +66,8 @@ static void h5_free(dq_h5 *f)
 {
     free(f->path);
     free(f->tmp);
+    free(f->snap);
+    free(f->attrs);
     free(f);
 }
 
@@ -224,6 +243,636 @@ static int h5_check_global_heaps(const char *path)
     return rc;
 }
 
+/* ---- probe: HDF5 reads the metadata in a child process first --------------
+ *
+ * HDF5 1.10 trusts more on-disk fields than the checks above cover (a
+ * string's heap reference, the sizes inside an attribute message, a
+ * string's length): on such files it crashes, allocates whatever a field
+ * claims, or loops.  A child process opens the file first, as the loaders
+ * will, and visits every object with its full info, every attribute
+ * (opened, and read as the loaders read it: strings, variable-length ones
+ * included, as strings, integers as int64 and as double, floats as
+ * double), every link by name, and every dataset's type, dataspace,
+ * creation properties and storage size; no bulk data.
+ *
+ * Where HDF5 reads out of bounds, whether it crashes depends on what
+ * lies beyond, so a read that passes in the child could still crash here.
+ * The child therefore also hands over what it read: every attribute's
+ * class, length and values go into a snapshot (a shared anonymous
+ * mapping), and a file opened for reading answers every attribute query
+ * from it (snap_* below), so HDF5 never parses an attribute message or a
+ * global heap object in this process.
+ *
+ * The child runs under limits (PROBE_*), with every signal at its
+ * default action, and leaves by _exit() (no atexit handlers, no stdio
+ * flush); only HDF5 and this file's code run in it, never OpenMP.  Before
+ * each step it notes what it reads in the shared page, so that a crash is
+ * reported with the object it was in.  Its stdout and stderr go to a pipe
+ * that the parent reads: under a sanitizer, the report says what stopped
+ * it. */
+
+#define PROBE_HDF5 64  /* HDF5 reported an error: the loaders report it */
+#define PROBE_NOMEM 65 /* an allocation failed */
+#define PROBE_DIED 66  /* a sanitizer stopped the child */
+#define PROBE_CPU_S 10
+#define PROBE_WALL_S 30
+#define PROBE_MEM_BASE ((uint64_t)1 << 30)
+#define PROBE_MEM_PER_BYTE 4
+#define PROBE_OUT 16384
+#define PROBE_SNAP ((size_t)64 << 20) /* bytes of attribute snapshot */
+
+/* The sanitizers' death callback (absent from other builds). */
+void __sanitizer_set_death_callback(void (*callback)(void))
+    __attribute__((weak));
+
+enum { SNAP_OK, SNAP_NOOPEN, SNAP_NOREAD };
+
+/* One attribute in the snapshot; followed by its name (name_len bytes and
+ * a NUL) and len bytes of values: a scalar string's bytes and a NUL, an
+ * integer attribute's values as int64 and then as double, a float
+ * attribute's as double. */
+typedef struct {
+    uint64_t addr; /* its object's address in the file */
+    int64_t np;    /* elements; -1 when unknown */
+    uint64_t len;
+    int32_t status, cls; /* SNAP_*, H5T_class_t */
+    uint32_t name_len, pad;
+} snap_rec;
+
+/* The page shared by parent and child, then the snapshot. */
+typedef struct {
+    char where[512]; /* what the child reads now ("attribute 'x' of '/'") */
+    char obj[256];   /* the object it is in, and its address */
+    uint64_t addr;
+    int opened;     /* HDF5 opened the file */
+    int hdf5_error; /* HDF5 reported an error (the walk goes on) */
+    int overflow;   /* the snapshot did not fit */
+    uint64_t used;  /* bytes of data[] */
+    unsigned char data[];
+} probe_state;
+
+/* The memory the child may map beyond what it inherits. */
+static uint64_t probe_budget(uint64_t file_size)
+{
+    return PROBE_MEM_BASE + PROBE_MEM_PER_BYTE * file_size;
+}
+
+static void probe_at(probe_state *ps, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void probe_at(probe_state *ps, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ps->where, sizeof ps->where, fmt, ap);
+    va_end(ap);
+    errno = 0;
+}
+
+static herr_t probe_nomem_cb(unsigned n, const H5E_error2_t *e, void *op)
+{
+    (void)n;
+    if (e->min_num == H5E_CANTALLOC || e->min_num == H5E_NOSPACE)
+        *(int *)op = 1;
+    return 0;
+}
+
+/* The step at ps->where failed: out of memory ends the child, any other
+ * HDF5 error is noted and the walk goes on. */
+static void probe_failed(probe_state *ps)
+{
+    int nomem = errno == ENOMEM;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, probe_nomem_cb, &nomem);
+    if (nomem) _exit(PROBE_NOMEM);
+    ps->hdf5_error = 1;
+    H5Eclear2(H5E_DEFAULT);
+}
+
+static void snap_put(probe_state *ps, const void *p, size_t n)
+{
+    if (ps->overflow || n > PROBE_SNAP - ps->used) {
+        ps->overflow = 1;
+        return;
+    }
+    memcpy(ps->data + ps->used, p, n);
+    ps->used += n;
+}
+
+static void snap_write(probe_state *ps, snap_rec *r, const char *name,
+                       const void *v)
+{
+    r->name_len = (uint32_t)strlen(name);
+    snap_put(ps, r, sizeof *r);
+    snap_put(ps, name, r->name_len + 1);
+    if (r->len) snap_put(ps, v, r->len);
+}
+
+/* H5Aread into buf; 0 on success, else the record says so. */
+static int probe_read(probe_state *ps, hid_t a, hid_t mt, void *buf,
+                      snap_rec *r)
+{
+    errno = 0;
+    if (H5Aread(a, mt, buf) >= 0) return 0;
+    probe_failed(ps);
+    r->status = SNAP_NOREAD;
+    return -1;
+}
+
+/* Every element of a string attribute, read as dq_h5_get_attr_str does;
+ * the values of a scalar one (malloc()ed). */
+static unsigned char *probe_strings(probe_state *ps, hid_t a, hid_t ft,
+                                    hid_t space, snap_rec *r)
+{
+    int vlen = H5Tis_variable_str(ft) > 0;
+    size_t el = vlen ? sizeof(char *) : H5Tget_size(ft) + 1;
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mt, vlen ? H5T_VARIABLE : el);
+    if (vlen) H5Tset_cset(mt, H5Tget_cset(ft));
+    unsigned char *buf = calloc((size_t)r->np, el), *v = NULL;
+    if (!buf) _exit(PROBE_NOMEM);
+    if (probe_read(ps, a, mt, buf, r) == 0) {
+        const char *s = vlen ? *(char **)buf : (const char *)buf;
+        if (!s) r->status = SNAP_NOREAD;
+        else if (r->np == 1 && !(v = (unsigned char *)strdup(s)))
+            _exit(PROBE_NOMEM);
+        r->len = v ? strlen(s) + 1 : 0;
+        if (vlen) H5Dvlen_reclaim(mt, space, H5P_DEFAULT, buf);
+    }
+    free(buf);
+    H5Tclose(mt);
+    return v;
+}
+
+/* The values of a number attribute (malloc()ed): as int64 then as double
+ * when ints, else as double. */
+static unsigned char *probe_numbers(probe_state *ps, hid_t a, snap_rec *r,
+                                    int ints)
+{
+    size_t n = (size_t)r->np, per = ints ? 16 : 8;
+    unsigned char *v = calloc(n, per);
+    if (!v) _exit(PROBE_NOMEM);
+    if ((ints && probe_read(ps, a, H5T_NATIVE_INT64, v, r) != 0) ||
+        probe_read(ps, a, H5T_NATIVE_DOUBLE, v + (ints ? 8 * n : 0), r)) {
+        free(v);
+        return NULL;
+    }
+    r->len = per * n;
+    return v;
+}
+
+/* Class and length of attribute a, and its values (malloc()ed). */
+static unsigned char *probe_attr(probe_state *ps, hid_t a, snap_rec *r)
+{
+    errno = 0;
+    hid_t ft = H5Aget_type(a), space = H5Aget_space(a);
+    if (ft < 0 || space < 0) probe_failed(ps);
+    r->cls = ft < 0 ? H5T_NO_CLASS : H5Tget_class(ft);
+    r->np = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+    unsigned char *v = NULL;
+    if (ft >= 0 && space >= 0 && r->np > 0) {
+        if (r->cls == H5T_STRING) v = probe_strings(ps, a, ft, space, r);
+        else if (r->cls == H5T_INTEGER) v = probe_numbers(ps, a, r, 1);
+        else if (r->cls == H5T_FLOAT) v = probe_numbers(ps, a, r, 0);
+    }
+    if (space >= 0) H5Sclose(space);
+    if (ft >= 0) H5Tclose(ft);
+    return v;
+}
+
+static herr_t probe_attr_cb(hid_t loc, const char *name,
+                            const H5A_info_t *info, void *op)
+{
+    (void)info;
+    probe_state *ps = op;
+    probe_at(ps, "attribute '%s' of '%s'", name, ps->obj);
+    if (H5Aexists_by_name(loc, ".", name, H5P_DEFAULT) <= 0) {
+        probe_failed(ps); /* not recorded: the loaders see no attribute */
+        return 0;
+    }
+    snap_rec r = {.addr = ps->addr, .np = -1, .cls = H5T_NO_CLASS};
+    unsigned char *v = NULL;
+    errno = 0;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0) {
+        probe_failed(ps);
+        r.status = SNAP_NOOPEN;
+    } else {
+        v = probe_attr(ps, a, &r);
+        H5Aclose(a);
+    }
+    snap_write(ps, &r, name, v);
+    free(v);
+    return 0;
+}
+
+/* Chunk shape and filters of a dataset's creation properties. */
+static void probe_dcpl(probe_state *ps, hid_t dcpl)
+{
+    hsize_t chunk[H5S_MAX_RANK];
+    if (H5Pget_layout(dcpl) == H5D_CHUNKED &&
+        H5Pget_chunk(dcpl, H5S_MAX_RANK, chunk) < 0)
+        probe_failed(ps);
+    int nf = H5Pget_nfilters(dcpl);
+    for (int i = 0; i < nf; i++) {
+        unsigned flags, cd[16], conf;
+        size_t ncd = 16;
+        char name[64];
+        errno = 0;
+        if (H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof name,
+                           name, &conf) < 0)
+            probe_failed(ps);
+    }
+}
+
+static void probe_dataset(probe_state *ps, hid_t ds)
+{
+    probe_at(ps, "dataset '%s'", ps->obj);
+    hid_t t = H5Dget_type(ds), space = H5Dget_space(ds);
+    hid_t dcpl = H5Dget_create_plist(ds);
+    hsize_t dims[H5S_MAX_RANK];
+    if (t < 0 || space < 0 || dcpl < 0 || H5Tget_class(t) < 0 ||
+        H5Tget_size(t) == 0 || H5Sget_simple_extent_ndims(space) < 0 ||
+        H5Sget_simple_extent_dims(space, dims, NULL) < 0)
+        probe_failed(ps);
+    if (dcpl >= 0) probe_dcpl(ps, dcpl);
+    (void)H5Dget_storage_size(ds); /* walks a chunked dataset's index */
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (space >= 0) H5Sclose(space);
+    if (t >= 0) H5Tclose(t);
+}
+
+static herr_t probe_link_cb(hid_t g, const char *name, const H5L_info_t *info,
+                            void *op)
+{
+    (void)info;
+    probe_state *ps = op;
+    probe_at(ps, "link '%s' in '%s'", name, ps->obj);
+    if (H5Lexists(g, name, H5P_DEFAULT) <= 0) probe_failed(ps);
+    return 0;
+}
+
+static herr_t probe_obj_cb(hid_t root, const char *name,
+                           const H5O_info_t *info, void *op)
+{
+    probe_state *ps = op;
+    snprintf(ps->obj, sizeof ps->obj, "/%s", strcmp(name, ".") ? name : "");
+    ps->addr = info->addr;
+    probe_at(ps, "object '%s'", ps->obj);
+    hid_t o = H5Oopen(root, name, H5P_DEFAULT);
+    if (o < 0) {
+        probe_failed(ps);
+        return 0;
+    }
+    hsize_t idx = 0;
+    probe_at(ps, "the attributes of '%s'", ps->obj);
+    if (H5Aiterate2(o, H5_INDEX_NAME, H5_ITER_INC, &idx, probe_attr_cb, ps) < 0)
+        probe_failed(ps);
+    if (info->type == H5O_TYPE_DATASET) probe_dataset(ps, o);
+    idx = 0;
+    probe_at(ps, "the links of '%s'", ps->obj);
+    if (info->type == H5O_TYPE_GROUP &&
+        H5Literate(o, H5_INDEX_NAME, H5_ITER_INC, &idx, probe_link_cb, ps) < 0)
+        probe_failed(ps);
+    H5Oclose(o);
+    probe_at(ps, "the objects after '%s'", ps->obj);
+    return 0;
+}
+
+/* The walk; returns the child's exit status.  Nothing is closed: the
+ * child ends right after. */
+static int probe_walk(const char *path, probe_state *ps)
+{
+    probe_at(ps, "its superblock and root group");
+    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (fid < 0) {
+        probe_failed(ps);
+        return PROBE_HDF5;
+    }
+    ps->opened = 1;
+    probe_at(ps, "its objects");
+    if (H5Ovisit2(fid, H5_INDEX_NAME, H5_ITER_INC, probe_obj_cb, ps,
+                  H5O_INFO_ALL) < 0)
+        probe_failed(ps);
+    return ps->hdf5_error ? PROBE_HDF5 : 0;
+}
+
+/* Set limit res to want (and its hard limit to hard), within the
+ * inherited hard limit. */
+static void probe_rlimit(int res, rlim_t want, rlim_t hard)
+{
+    struct rlimit r;
+    if (getrlimit(res, &r) != 0) return;
+    if (r.rlim_max != RLIM_INFINITY && hard > r.rlim_max) hard = r.rlim_max;
+    r.rlim_cur = want < hard ? want : hard;
+    r.rlim_max = hard;
+    setrlimit(res, &r);
+}
+
+/* The address space the process maps now, in bytes (0 if unknown). */
+static uint64_t probe_vm_size(void)
+{
+    char buf[64] = {0};
+    int fd = open("/proc/self/statm", O_RDONLY);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    unsigned long long pages = n > 0 ? strtoull(buf, NULL, 10) : 0;
+    return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void probe_died(void) { _exit(PROBE_DIED); }
+
+/* Default signal actions, nothing blocked, no core file, the CPU, wall
+ * time and memory limits.  The memory limit is relative to the address
+ * space inherited (under AddressSanitizer that includes its shadow, so
+ * the limit does not break it; its allocator maps small chunks inside a
+ * region it reserved at start, so there only large allocations count). */
+static void probe_limits(uint64_t file_size)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int s = 1; s < 65; s++)
+        if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
+    probe_rlimit(RLIMIT_CORE, 0, 0);
+    probe_rlimit(RLIMIT_CPU, PROBE_CPU_S, PROBE_CPU_S + 1);
+    uint64_t vm = probe_vm_size();
+    if (vm) {
+        rlim_t as = (rlim_t)(vm + probe_budget(file_size));
+        probe_rlimit(RLIMIT_AS, as, as);
+    }
+    alarm(PROBE_WALL_S);
+    if (__sanitizer_set_death_callback)
+        __sanitizer_set_death_callback(probe_died);
+}
+
+static _Noreturn void probe_child(const char *path, int out, uint64_t size,
+                                  probe_state *ps)
+{
+    dup2(out, STDOUT_FILENO);
+    dup2(out, STDERR_FILENO);
+    if (out > STDERR_FILENO) close(out);
+    probe_limits(size);
+    _exit(probe_walk(path, ps));
+}
+
+/* Everything the child writes (the first PROBE_OUT - 1 bytes of it). */
+static void probe_drain(int fd, char *out)
+{
+    size_t n = 0;
+    char sink[4096];
+    for (;;) {
+        int keep = n < PROBE_OUT - 1;
+        ssize_t r = read(fd, keep ? out + n : sink,
+                         keep ? PROBE_OUT - 1 - n : sizeof sink);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        if (keep) n += (size_t)r;
+    }
+    out[n] = '\0';
+}
+
+static const char *probe_signame(int sig)
+{
+    switch (sig) {
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS: return "SIGBUS";
+    case SIGABRT: return "SIGABRT";
+    case SIGFPE: return "SIGFPE";
+    case SIGILL: return "SIGILL";
+    case SIGKILL: return "SIGKILL";
+    case SIGXCPU: return "SIGXCPU";
+    case SIGALRM: return "SIGALRM";
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    case SIGQUIT: return "SIGQUIT";
+    case SIGPIPE: return "SIGPIPE";
+    default: return "a signal";
+    }
+}
+
+/* What a sanitizer's report in out says stopped the child, e.g.
+ * "heap-buffer-overflow"; NULL for running out of memory. */
+static const char *probe_report(const char *out, char *buf, size_t len)
+{
+    static const char *const oom[] = {"out of memory", "failed to allocate",
+                                      "allocation-size-too-big",
+                                      "allocation size", "rss-limit", NULL};
+    const char *e = strstr(out, "ERROR: ");
+    if (!e) return strstr(out, "runtime error") ? "undefined behaviour"
+                                                : "stopped by a sanitizer";
+    size_t n = strcspn(e, "\n");
+    for (int i = 0; oom[i]; i++) {
+        const char *hit = strstr(e, oom[i]);
+        if (hit && hit < e + n) return NULL;
+    }
+    const char *t = strstr(e, "Sanitizer: ");
+    if (!t || t > e + n) return "stopped by a sanitizer";
+    t += strlen("Sanitizer: ");
+    snprintf(buf, len, "%.*s", (int)strcspn(t, " \n"), t);
+    return buf;
+}
+
+static int probe_nomem(const char *path, const probe_state *ps,
+                       uint64_t size)
+{
+    return DQ_ERROR(DQ_EFORMAT, "%s: corrupt HDF5 file: reading %s needs "
+                    "more than the %llu MiB of memory allowed for it", path,
+                    ps->where,
+                    (unsigned long long)(probe_budget(size) >> 20));
+}
+
+static int probe_crashed(const char *path, const probe_state *ps,
+                         const char *why)
+{
+    return DQ_ERROR(DQ_EFORMAT, "%s: corrupt HDF5 file: the HDF5 library "
+                    "crashed while reading %s (%s)", path, ps->where, why);
+}
+
+/* The verdict on a child that exited with status code. */
+static int probe_exited(const char *path, int code, const char *out,
+                        const probe_state *ps, uint64_t size)
+{
+    char why[128];
+    switch (code) {
+    case 0:
+    case PROBE_HDF5:
+        if (!ps->opened) /* the loader would fail the same way */
+            return DQ_ERROR(DQ_EFORMAT, "%s: corrupt or truncated HDF5 file",
+                            path);
+        if (ps->overflow)
+            return DQ_ERROR(DQ_EFORMAT, "%s: its attributes take more than "
+                            "%zu MiB", path, PROBE_SNAP >> 20);
+        return DQ_OK; /* the loaders report HDF5's errors */
+    case PROBE_NOMEM: return probe_nomem(path, ps, size);
+    case PROBE_DIED: {
+        const char *r = probe_report(out, why, sizeof why);
+        return r ? probe_crashed(path, ps, r) : probe_nomem(path, ps, size);
+    }
+    default:
+        return DQ_ERROR(DQ_EIO, "%s: cannot check the HDF5 file: its check "
+                        "exited with status %d", path, code);
+    }
+}
+
+/* The verdict on a child that ended with wait status st. */
+static int probe_verdict(const char *path, int st, const char *out,
+                         const probe_state *ps, uint64_t size)
+{
+    if (WIFEXITED(st))
+        return probe_exited(path, WEXITSTATUS(st), out, ps, size);
+    int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+    if (sig == SIGXCPU || sig == SIGALRM)
+        return DQ_ERROR(DQ_EFORMAT, "%s: corrupt HDF5 file: reading %s takes "
+                        "more than %d s of CPU or %d s in all (the HDF5 "
+                        "library loops on it)", path, ps->where, PROBE_CPU_S,
+                        PROBE_WALL_S);
+    if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT)
+        return DQ_ERROR(DQ_EIO, "%s: the check of the HDF5 file was "
+                        "interrupted (signal %d, %s)", path, sig,
+                        probe_signame(sig));
+    char why[64];
+    snprintf(why, sizeof why, "signal %d, %s", sig, probe_signame(sig));
+    return probe_crashed(path, ps, why);
+}
+
+/* Collect the child's output and its wait status. */
+static int probe_wait(const char *path, pid_t pid, int fd, char *out, int *st)
+{
+    probe_drain(fd, out);
+    close(fd);
+    pid_t w;
+    while ((w = waitpid(pid, st, 0)) < 0 && errno == EINTR) {}
+    if (w < 0)
+        return DQ_ERROR(DQ_EIO, "%s: cannot check the HDF5 file: waitpid: %s",
+                        path, strerror(errno));
+    return DQ_OK;
+}
+
+static int probe_enabled(void)
+{
+    const char *v = getenv("DNATEQ_H5_PROBE");
+    return !v || strcmp(v, "0") != 0;
+}
+
+/* Fork the child with a pipe for its output and the shared state ps; the
+ * parent gets its verdict. */
+static int probe_run(const char *path, uint64_t size, probe_state *ps)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return DQ_ERROR(DQ_EIO, "%s: cannot check the HDF5 file: pipe: %s",
+                        path, strerror(errno));
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    fflush(stdout); /* nothing buffered is written twice */
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        probe_child(path, fds[1], size, ps);
+    }
+    int err = errno;
+    close(fds[1]);
+    if (pid < 0) {
+        close(fds[0]);
+        return DQ_ERROR(DQ_EIO, "%s: cannot check the HDF5 file: fork: %s "
+                        "(DNATEQ_H5_PROBE=0 skips the check)", path,
+                        strerror(err));
+    }
+    char out[PROBE_OUT];
+    int st = 0;
+    int rc = probe_wait(path, pid, fds[0], out, &st);
+    return rc == DQ_OK ? probe_verdict(path, st, out, ps, size) : rc;
+}
+
+/* ---- the attribute snapshot, parent side ---------------------------------- */
+
+struct h5_attr {
+    uint64_t addr;
+    const char *name;
+    int status, cls;
+    int64_t np;
+    const unsigned char *val;
+    uint64_t len;
+};
+
+static int snap_cmp(const void *pa, const void *pb)
+{
+    const h5_attr *a = pa, *b = pb;
+    if (a->addr != b->addr) return a->addr < b->addr ? -1 : 1;
+    return strcmp(a->name, b->name);
+}
+
+/* The values of a record hold what its class promises (else unreadable). */
+static void snap_check(h5_attr *a)
+{
+    uint64_t want = a->cls == H5T_INTEGER ? 16 : a->cls == H5T_FLOAT ? 8 : 0;
+    int ok = a->cls == H5T_STRING
+                 ? a->np != 1 || (a->len && !a->val[a->len - 1])
+                 : !want || a->np <= 0 || a->len / want == (uint64_t)a->np;
+    if (a->status == SNAP_OK && !ok) a->status = SNAP_NOREAD;
+}
+
+/* Parse the records of snap (n bytes) into a (NULL: count them only). */
+static int snap_parse(const unsigned char *snap, uint64_t n, h5_attr *a)
+{
+    uint64_t off = 0;
+    int k = 0;
+    snap_rec r;
+    while (n - off >= sizeof r) {
+        memcpy(&r, snap + off, sizeof r);
+        uint64_t body = (uint64_t)r.name_len + 1 + r.len;
+        if (body > n - off - sizeof r) break;
+        if (a) {
+            const unsigned char *name = snap + off + sizeof r;
+            a[k] = (h5_attr){r.addr, (const char *)name, r.status, r.cls,
+                             r.np, name + r.name_len + 1, r.len};
+            snap_check(&a[k]);
+        }
+        k++;
+        off += sizeof r + body;
+    }
+    return k;
+}
+
+/* Keep the snapshot of ps in f, its attributes sorted by object and name. */
+static int snap_load(dq_h5 *f, const probe_state *ps)
+{
+    f->snap = malloc(ps->used ? ps->used : 1);
+    int n = snap_parse(ps->data, ps->used, NULL);
+    f->attrs = calloc((size_t)(n ? n : 1), sizeof *f->attrs);
+    if (!f->snap || !f->attrs)
+        return DQ_ERROR(DQ_ENOMEM, "%s: out of memory", f->path);
+    memcpy(f->snap, ps->data, ps->used);
+    f->n_attrs = snap_parse(f->snap, ps->used, f->attrs);
+    qsort(f->attrs, (size_t)f->n_attrs, sizeof *f->attrs, snap_cmp);
+    f->snapped = 1;
+    return DQ_OK;
+}
+
+/* Run the probe; when f is not NULL, keep its snapshot there. */
+static int h5_probe(const char *path, dq_h5 *f)
+{
+    if (!probe_enabled()) return DQ_OK;
+    h5_quiet();
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return DQ_ERROR(DQ_EIO, "%s: cannot open: %s", path, strerror(errno));
+    size_t len = sizeof(probe_state) + PROBE_SNAP;
+    probe_state *ps = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                           MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (ps == MAP_FAILED)
+        return DQ_ERROR(DQ_EIO, "%s: cannot check the HDF5 file: mmap: %s",
+                        path, strerror(errno));
+    int rc = probe_run(path, (uint64_t)sb.st_size, ps);
+    if (rc == DQ_OK && f) rc = snap_load(f, ps);
+    munmap(ps, len);
+    return rc;
+}
+
+int dq_h5_probe(const char *path) { return h5_probe(path, NULL); }
+
 dq_h5 *dq_h5_open(const char *path, const char *format, int max_version)
 {
     h5_quiet();
@@ -241,6 +890,10 @@ dq_h5 *dq_h5_open(const char *path, const char *format, int max_version)
     if (!f->path) {
         free(f);
         DQ_ERROR_NULL(DQ_ENOMEM, "%s: out of memory", path);
+    }
+    if (h5_probe(path, f) != DQ_OK) {
+        h5_free(f);
+        return NULL;
     }
     f->fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f->fid < 0) {
@@ -542,8 +1195,82 @@ int dq_h5_read_doubles(dq_h5 *f, const char *obj, double **v, int64_t *n)
 
 /* ---- attributes ---------------------------------------------------- */
 
+/* A file opened for reading answers from the probe's snapshot (snap_*),
+ * with the same results and messages as HDF5 would give; a file being
+ * written, or read without the probe, asks HDF5 (h5_*). */
+
+/* The snapshot's attribute name of obj, or NULL. */
+static const h5_attr *snap_find(dq_h5 *f, const char *obj, const char *name)
+{
+    H5O_info_t oi;
+    if (!dq_h5_exists(f, obj) ||
+        H5Oget_info_by_name2(f->fid, obj, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+        return NULL;
+    h5_attr key = {.addr = oi.addr, .name = name};
+    return bsearch(&key, f->attrs, (size_t)f->n_attrs, sizeof key, snap_cmp);
+}
+
+/* As h5_attr_open: NULL with the error set unless the attribute exists,
+ * opened, and is of class cls (or an integer, when cls is H5T_FLOAT). */
+static const h5_attr *snap_attr(dq_h5 *f, const char *obj, const char *name,
+                                H5T_class_t cls, const char *what)
+{
+    const h5_attr *a = snap_find(f, obj, name);
+    if (!a)
+        dq_error_set(DQ_EFORMAT, "%s: '%s' has no attribute '%s'", f->path,
+                     obj, name);
+    else if (a->status == SNAP_NOOPEN)
+        dq_error_set(DQ_EFORMAT, "%s: cannot open attribute '%s' on '%s'",
+                     f->path, name, obj);
+    else if (a->cls != (int)cls && !(cls == H5T_FLOAT && a->cls == H5T_INTEGER))
+        dq_error_set(DQ_EFORMAT, "%s: attribute '%s' on '%s' is not %s",
+                     f->path, name, obj, what);
+    else
+        return a;
+    return NULL;
+}
+
+static int snap_get_str(dq_h5 *f, const char *obj, const char *name,
+                        char **out)
+{
+    const h5_attr *a = snap_attr(f, obj, name, H5T_STRING, "a string");
+    if (!a) return dq_error_status();
+    if (a->np != 1)
+        return DQ_ERROR(DQ_EFORMAT, "%s: attribute '%s' on '%s' is not a "
+                        "scalar string", f->path, name, obj);
+    if (a->status != SNAP_OK)
+        return DQ_ERROR(DQ_EFORMAT, "%s: cannot read attribute '%s' on '%s'",
+                        f->path, name, obj);
+    if (!(*out = strdup((const char *)a->val)))
+        return DQ_ERROR(DQ_ENOMEM, "%s: out of memory", f->path);
+    return DQ_OK;
+}
+
+static int snap_read_array(dq_h5 *f, const char *obj, const char *name,
+                           H5T_class_t cls, size_t elsize, const char *what,
+                           void *v, int max, int *n)
+{
+    const h5_attr *a = snap_attr(f, obj, name, cls, what);
+    if (!a) return dq_error_status();
+    if (a->np < 0)
+        return DQ_ERROR(DQ_EFORMAT, "%s: bad attribute '%s' on '%s'", f->path,
+                        name, obj);
+    *n = 0;
+    if (a->np == 0) return DQ_OK;
+    if (a->status != SNAP_OK)
+        return DQ_ERROR(DQ_EFORMAT, "%s: cannot read attribute '%s' on '%s'",
+                        f->path, name, obj);
+    /* an integer attribute holds its values as int64, then as double */
+    size_t skip = cls == H5T_FLOAT && a->cls == H5T_INTEGER ? 8 : 0;
+    memcpy(v, a->val + skip * (size_t)a->np,
+           (size_t)(a->np < max ? a->np : max) * elsize);
+    *n = (int)a->np;
+    return DQ_OK;
+}
+
 int dq_h5_has_attr(dq_h5 *f, const char *obj, const char *name)
 {
+    if (f->snapped) return snap_find(f, obj, name) != NULL;
     if (!dq_h5_exists(f, obj)) return 0;
     return H5Aexists_by_name(f->fid, obj, name, H5P_DEFAULT) > 0;
 }
@@ -654,6 +1381,7 @@ static hid_t h5_attr_open(dq_h5 *f, const char *obj, const char *name,
 int dq_h5_get_attr_str(dq_h5 *f, const char *obj, const char *name, char **out)
 {
     *out = NULL;
+    if (f->snapped) return snap_get_str(f, obj, name, out);
     hid_t a = h5_attr_open(f, obj, name, H5T_STRING, "a string");
     if (a < 0) return dq_error_status();
     hid_t ft = H5Aget_type(a);
@@ -702,6 +1430,8 @@ static int h5_attr_read_array(dq_h5 *f, const char *obj, const char *name,
                               H5T_class_t cls, hid_t mtype, size_t elsize,
                               const char *what, void *v, int max, int *n)
 {
+    if (f->snapped)
+        return snap_read_array(f, obj, name, cls, elsize, what, v, max, n);
     hid_t a = h5_attr_open(f, obj, name, cls, what);
     if (a < 0) return dq_error_status();
     hid_t space = H5Aget_space(a);
@@ -840,14 +1570,43 @@ int dq_h5_is_group(dq_h5 *f, const char *obj)
 
 /* ---- introspection -------------------------------------------------- */
 
-static dq_h5_kind h5_kind(hid_t type)
+static dq_h5_kind h5_kind_of(int cls)
 {
-    switch (H5Tget_class(type)) {
+    switch (cls) {
     case H5T_INTEGER: return DQ_H5_INT;
     case H5T_FLOAT: return DQ_H5_FLOAT;
     case H5T_STRING: return DQ_H5_STRING;
     default: return DQ_H5_OTHER;
     }
+}
+
+static dq_h5_kind h5_kind(hid_t type) { return h5_kind_of(H5Tget_class(type)); }
+
+/* The snapshot's attribute names of obj, in name order. */
+static int snap_list_attrs(dq_h5 *f, const char *obj, h5_names *ls)
+{
+    H5O_info_t oi;
+    if (H5Oget_info_by_name2(f->fid, obj, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+        return DQ_ERROR(DQ_EFORMAT, "%s: cannot open '%s'", f->path, obj);
+    for (int i = 0; i < f->n_attrs; i++)
+        if (f->attrs[i].addr == oi.addr && names_push(ls, f->attrs[i].name))
+            return DQ_ERROR(DQ_ENOMEM, "%s: out of memory", f->path);
+    return DQ_OK;
+}
+
+static int snap_attr_info(dq_h5 *f, const char *obj, const char *name,
+                          dq_h5_kind *kind, int64_t *len)
+{
+    const h5_attr *a = snap_find(f, obj, name);
+    if (!a)
+        return DQ_ERROR(DQ_EFORMAT, "%s: '%s' has no attribute '%s'", f->path,
+                        obj, name);
+    if (a->status == SNAP_NOOPEN)
+        return DQ_ERROR(DQ_EFORMAT, "%s: cannot open attribute '%s' on '%s'",
+                        f->path, name, obj);
+    *kind = h5_kind_of(a->cls);
+    *len = a->np < 0 ? 0 : a->np;
+    return DQ_OK;
 }
 
 static herr_t h5_attr_list_cb(hid_t loc, const char *name,
@@ -864,10 +1623,17 @@ int dq_h5_list_attrs(dq_h5 *f, const char *obj, char ***names, int *n)
     *n = 0;
     if (!dq_h5_exists(f, obj))
         return DQ_ERROR(DQ_EFORMAT, "%s: '%s' is missing", f->path, obj);
+    h5_names ls = {0};
+    if (f->snapped) {
+        int rc = snap_list_attrs(f, obj, &ls);
+        if (rc != DQ_OK) dq_h5_list_free(ls.names, ls.n);
+        *names = rc == DQ_OK ? ls.names : NULL;
+        *n = rc == DQ_OK ? ls.n : 0;
+        return rc;
+    }
     hid_t o = H5Oopen(f->fid, obj, H5P_DEFAULT);
     if (o < 0)
         return DQ_ERROR(DQ_EFORMAT, "%s: cannot open '%s'", f->path, obj);
-    h5_names ls = {0};
     hsize_t idx = 0;
     herr_t st = H5Aiterate2(o, H5_INDEX_NAME, H5_ITER_INC, &idx,
                             h5_attr_list_cb, &ls);
@@ -885,6 +1651,7 @@ int dq_h5_list_attrs(dq_h5 *f, const char *obj, char ***names, int *n)
 int dq_h5_attr_info(dq_h5 *f, const char *obj, const char *name,
                     dq_h5_kind *kind, int64_t *len)
 {
+    if (f->snapped) return snap_attr_info(f, obj, name, kind, len);
     if (!dq_h5_has_attr(f, obj, name))
         return DQ_ERROR(DQ_EFORMAT, "%s: '%s' has no attribute '%s'", f->path,
                         obj, name);

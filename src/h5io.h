@@ -10,8 +10,10 @@
  * it and rename()s it over <path>; dq_h5_abort() removes the temporary.  A
  * killed run never leaves a half-written file under the final name.
  *
- * Reading validates: dq_h5_open() checks the HDF5 signature, `format` and
- * `version`; dq_h5_read_tensor() checks dtype (float32) and rank.  Every
+ * Reading validates: dq_h5_open() checks the HDF5 signature, lets a child
+ * process read the metadata first (dq_h5_probe(): HDF5 1.10 crashes on
+ * some corrupt files), then checks `format` and `version`;
+ * dq_h5_read_tensor() checks dtype (float32) and rank.  Every
  * failure returns NULL or a status with a message naming the file and the
  * object (error.h).  HDF5's own error-stack printing is silenced.
  *
@@ -32,9 +34,40 @@ dq_h5 *dq_h5_create(const char *path, const char *format, int version);
 int dq_h5_commit(dq_h5 *f); /* always frees f */
 void dq_h5_abort(dq_h5 *f); /* always frees f; NULL is a no-op */
 
-/* format == NULL accepts any format; version must be 1..max_version. */
+/* format == NULL accepts any format; version must be 1..max_version.
+ * The probe below runs first, and the file keeps what its child read:
+ * every attribute query on a file opened here (dq_h5_has_attr,
+ * dq_h5_get_attr_*, dq_h5_list_attrs, dq_h5_attr_info) answers from that
+ * snapshot, with the values, statuses and messages HDF5 would give, so
+ * HDF5 never parses an attribute in this process. */
 dq_h5 *dq_h5_open(const char *path, const char *format, int max_version);
 void dq_h5_close(dq_h5 *f); /* NULL is a no-op */
+
+/* Check that HDF5 survives reading the metadata of the file at path: a
+ * fork()ed child opens it read-only and reads what the loaders read
+ * (every object with its full info, every attribute, strings included,
+ * every link by name, every dataset's type, dataspace, creation
+ * properties and storage size; no bulk data).
+ *   DQ_OK       the child succeeded, or HDF5 reported an error there (the
+ *               loader then meets it and reports it with its own message);
+ *   DQ_EFORMAT  naming the file, what was being read and why: the child
+ *               crashed (a signal, or a sanitizer's report), needed more
+ *               than 1 GiB plus 4 bytes per byte of the file beyond the
+ *               address space it inherits (RLIMIT_AS; under
+ *               AddressSanitizer this bounds large allocations only),
+ *               ran for more than 10 s of CPU (RLIMIT_CPU) or 30 s in all
+ *               (alarm), or HDF5 could not open the file at all;
+ *   DQ_EIO      the file is missing, the check could not run (fork
+ *               failed) or was interrupted (SIGINT, SIGTERM, ...).
+ * The parent flushes stdout and stderr before fork(); the child calls only
+ * HDF5 (never OpenMP), resets every signal to its default action, writes
+ * no core file, and leaves by _exit() (no atexit handlers).  Cost: one
+ * fork and a second metadata read per open, about 3 ms for
+ * data/zoo/alexnet.h5 in a small process, 5-15 ms in one with a large
+ * heap (fork copies its page tables).  DNATEQ_H5_PROBE=0 in the
+ * environment skips it (debugging only: a corrupt file can then crash
+ * the process, and dq_h5_open asks HDF5 for attributes again). */
+int dq_h5_probe(const char *path);
 
 const char *dq_h5_path(const dq_h5 *f);
 const char *dq_h5_format(const dq_h5 *f);

@@ -582,6 +582,7 @@ static int read_body(dq_h5 *f, dq_plan **out)
             goto done;
         for (int s = 0; s < DQ_PLAN_SLOTS; s++) tensor_none(&L->t[s]);
         if ((rc = dq_h5_list(f, g, &sub, &ns)) != DQ_OK) goto done;
+        int seen[DQ_PLAN_SLOTS] = {0};
         for (int j = 0; j < ns; j++) {
             int s = 0;
             while (s < DQ_PLAN_SLOTS && strcmp(sub[j], slot_names[s]) != 0) s++;
@@ -589,6 +590,11 @@ static int read_body(dq_h5 *f, dq_plan **out)
                 rc = DQ_ERROR(DQ_EFORMAT, "%s: %s: unexpected member '%s' "
                               "(expected weight, input0, input1)", path, g,
                               sub[j]);
+                goto done;
+            }
+            if (seen[s]++) { /* only a corrupt group lists a link twice */
+                rc = DQ_ERROR(DQ_EFORMAT, "%s: %s: member '%s' is listed "
+                              "twice (corrupt group)", path, g, sub[j]);
                 goto done;
             }
             snprintf(obj, sizeof obj, "%s/%s", g, sub[j]);

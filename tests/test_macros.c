@@ -90,7 +90,8 @@ static const char *SUMMARY =
     "model,top1,bits,params,label\n"
     "m1,0.8998,3.7502,535818,INT8 (act mse)\n"
     "m2,0.9268,3.1455,-1234,a_b&c%\n"
-    "m3,nan,2.5,7,x\n";
+    "m3,nan,2.5,7,x\n"
+    "m4,,,8,y\n"; /* empty cells: no value (an unsupported row) */
 
 static void test_csv_values(void **state)
 {
@@ -110,13 +111,15 @@ static void test_csv_values(void **state)
     has(tex, "\\dqset{s/m1/d}{$-$285.0}\n");   /* (0.8998 - 3.7502) * 100 */
     has(tex, "\\dqset{s/m2/r}{3.394}\n");      /* 3.1455 / 0.9268 */
     has(tex, "\\dqset{s/m3/top1}{--}\n");      /* NaN */
-    /* over the models; NaN left out of the mean */
+    has(tex, "\\dqset{s/m4/top1}{--}\n");      /* empty */
+    has(tex, "\\dqset{s/m4/d}{--}\n");
+    /* over the models; NaN and empty cells left out of the mean */
     has(tex, "\\dqset{s/mean/top1}{91.33}\n");
     has(tex, "\\dqset{s/min/top1}{89.98}\n");
     has(tex, "\\dqset{s/max/top1}{92.68}\n");
     has(tex, "\\dqset{s/mean/bits}{3.1}\n");   /* 9.3957 / 3 */
-    has(tex, "\\dqset{s/keys}{m1, m2, m3}\n");
-    has(tex, "\\dqset{s/count}{3}\n");
+    has(tex, "\\dqset{s/keys}{m1, m2, m3, m4}\n");
+    has(tex, "\\dqset{s/count}{4}\n");
     assert_null(strstr(tex, "s/mean/label"));
     has(out, "res/macros.tex: ");
     free(out);
