@@ -17,6 +17,10 @@
 
 ENERGY_RESDIR := $(if $(QUICK),results-quick,results)
 ENERGY_MODELS ?= $(sort $(basename $(notdir $(wildcard data/zoo/*.h5))))
+# rows in zoo order (as the dnateq summary), then any other model
+ENERGY_ZOO    := mlp alexnet resnet20 vit
+ENERGY_ORDER  := $(foreach m,$(ENERGY_ZOO),$(filter $(m),$(ENERGY_MODELS))) \
+                 $(filter-out $(ENERGY_ZOO),$(ENERGY_MODELS))
 
 .PHONY: energy
 
@@ -27,7 +31,7 @@ $(ENERGY_RESDIR)/energy/summary.csv: $(ENERGY_MODELS:%=data/zoo/%.h5) \
         $(ENERGY_MODELS:%=$(ENERGY_RESDIR)/dnateq/%.csv) \
         build/bin/dnateq-energy configs/energy.ini configs/energy/horowitz45.ini
 	build/bin/dnateq-energy configs/energy.ini --out $(ENERGY_RESDIR) \
-	    --set "energy_run.models=$(ENERGY_MODELS)" \
+	    --set "energy_run.models=$(strip $(ENERGY_ORDER))" \
 	    --set energy_run.plans_dir=$(ENERGY_RESDIR)/dnateq/plans \
 	    $(if $(QUICK),--set run.quick=true)
 

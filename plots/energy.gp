@@ -6,7 +6,9 @@
 # dnateq-energy): for each scheme (FP32, INT8, DNA-TEQ, mixed-precision
 # uniform, log2) a bar stacked from its compute, SRAM and DRAM energy,
 # each divided by the INT8 total, so INT8's bar ends at 1.  The y axis is
-# cut at ymax; the total is printed above every bar (FP32 runs off it).
+# cut at ymax; the total is printed above every bar (FP32 runs off it,
+# and so does DNA-TEQ where its FP32 combine dominates).  Panels: one row
+# for up to two models, else two rows.
 # Output: <resdir>/energy/energy.pdf and .png.
 #
 #   gnuplot -e "resdir='results'" plots/energy.gp   (make figures does this)
@@ -20,6 +22,8 @@ if (words(files) == 0) { print "energy.gp: no " . resdir . "/energy/*_bars.dat";
 # (all divided by INT8's total energy per inference)
 ymax = 1.6
 n = words(files)
+rows = n > 2 ? 2 : 1           # 3 or 4 models: two rows
+cols = (n + rows - 1) / rows   # integer division
 set style data histograms
 set style histogram rowstacked
 set style fill solid 0.8 border -1
@@ -33,12 +37,12 @@ set key top right font ",9" samplen 1.5 opaque
 
 do for [term in "pdf png"] {
     if (term eq "pdf") {
-        set terminal pdfcairo size (3.6 * n)in,3.6in font ",10"
+        set terminal pdfcairo size (3.6 * cols)in,(3.6 * rows)in font ",10"
     } else {
-        set terminal pngcairo size (500 * n),500 font ",10"
+        set terminal pngcairo size (500 * cols),(500 * rows) font ",10"
     }
     set output resdir . "/energy/energy." . term
-    set multiplot layout 1,n title "energy: per inference, relative to INT8 (compute, SRAM, DRAM)"
+    set multiplot layout rows,cols title "energy: per inference, relative to INT8 (compute, SRAM, DRAM)"
     do for [f in files] {
         model = system("basename " . f . " _bars.dat")
         set title model noenhanced

@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "ops.h"
 #include "qinfer.h"
 
 #include <math.h>
@@ -197,28 +198,63 @@ static int run_linear(const xlayer *L, const dq_node *nd,
     return rc;
 }
 
-/* Matmul: a (..., M, K) x b (..., K, N) with equal leading dims, or b
- * (K, N) shared by every matrix of a. */
+/* Copy the matrices of codes c (of `size` codes each) that the G output
+ * matrices of v read, in output order, into *out (malloc()ed); *out =
+ * NULL when the operand already is those G matrices in that order. */
+static int gather(dq_ecode **out, const dq_ecode *c, const dq_matmul_batch *v,
+                  int operand, int64_t size)
+{
+    int64_t G = v->batch, ia, ib, t;
+    for (t = 0; t < G; t++) {
+        dq_matmul_batch_index(v, t, &ia, &ib);
+        if ((operand ? ib : ia) != t) break;
+    }
+    *out = NULL;
+    if (t == G) return DQ_OK;
+    *out = malloc(sizeof(dq_ecode) * (size_t)(G * size));
+    if (!*out) return DQ_ERROR(DQ_ENOMEM, "expengine: out of memory");
+    for (t = 0; t < G; t++) {
+        dq_matmul_batch_index(v, t, &ia, &ib);
+        memcpy(*out + t * size, c + (operand ? ib : ia) * size,
+               sizeof(dq_ecode) * (size_t)size);
+    }
+    return DQ_OK;
+}
+
+/* Matmul with torch.matmul semantics, as the engine runs it (ops.h,
+ * dq_matmul_batch): a (..., M, K) x b (..., K, N), batch dims broadcast,
+ * a rank-1 operand a row / column.  When b is one matrix, a's matrices
+ * stack into one (G·M, K) x (K, N) product (as ops.c does); otherwise the
+ * codes of a broadcast operand are gathered into one matrix per output
+ * matrix (G = the broadcast batch size).  Every output is the same dot
+ * product either way, and so are the counts. */
 static int run_matmul(const xlayer *L, const dq_tensor *a,
                       const dq_tensor *b, dq_tensor *out, double *acc,
                       dq_expdot_counts *c)
 {
-    int ra = a->rank, rb = b->rank;
-    int same = ra == rb && ra >= 2 &&
-               memcmp(a->shape, b->shape,
-                      sizeof(int64_t) * (size_t)(ra - 2)) == 0;
-    if (ra < 2 || rb < 2 || (rb > 2 && !same))
-        return DQ_ERROR(DQ_EUNSUP, "expengine: matmul of rank %d x rank %d "
-                        "(broadcast or vector operands) is not supported",
-                        ra, rb);
-    int64_t K = a->shape[ra - 1], N = b->shape[rb - 1];
-    int64_t M = rb == 2 ? a->size / K : a->shape[ra - 2];
-    int64_t G = rb == 2 ? 1 : a->size / (M * K);
-    dq_ecode *ca = NULL, *cb = NULL;
+    dq_matmul_batch v;
+    DQ_TRY(dq_matmul_batch_init(&v, a->rank, a->shape, b->rank, b->shape));
+    const int64_t G = v.batch, M = v.M, K = v.K, N = v.N;
+    if (G * M * N != out->size)
+        return DQ_ERROR(DQ_EINVAL, "expengine: matmul output has %lld values, "
+                        "not %lld", (long long)out->size,
+                        (long long)(G * M * N));
+    if (out->size == 0) return DQ_OK;
+    dq_ecode *ca = NULL, *cb = NULL, *ga = NULL, *gb = NULL;
     int rc = encode(&ca, L->qa, a);
     if (rc == DQ_OK) rc = encode(&cb, L->qb, b);
-    if (rc == DQ_OK) rc = dq_expdot_matmul(L->k, acc, ca, cb, G, M, K, N, c);
+    if (rc == DQ_OK && v.batch_rank_b == 0) /* a's matrices are in order */
+        rc = dq_expdot_matmul(L->k, acc, ca, cb, 1, G * M, K, N, c);
+    else if (rc == DQ_OK) {
+        rc = gather(&ga, ca, &v, 0, M * K);
+        if (rc == DQ_OK) rc = gather(&gb, cb, &v, 1, K * N);
+        if (rc == DQ_OK)
+            rc = dq_expdot_matmul(L->k, acc, ga ? ga : ca, gb ? gb : cb, G, M,
+                                  K, N, c);
+    }
     if (rc == DQ_OK) to_float(out->data, acc, 1, 1, out->size, NULL);
+    free(ga);
+    free(gb);
     free(ca);
     free(cb);
     return rc;
@@ -286,6 +322,13 @@ static int argmax(const float *l, int C)
     return best;
 }
 
+/* An image's first flipped codes: layer, input, count, largest gap. */
+typedef struct {
+    int layer, input;
+    int64_t n;
+    double gap;
+} firstflip;
+
 /* Code-flip bookkeeping of one batch (see expengine.h): the exp-domain
  * pass stores every quantized layer's raw input, the fake-quant pass
  * encodes both and compares them. */
@@ -293,17 +336,20 @@ typedef struct {
     const dq_expengine *x;
     int pass;          /* 0: exp-domain (store), 1: fake-quant (compare) */
     int B;             /* images in the batch */
+    int64_t b0;        /* index of its first image */
     float **in;        /* per (layer, input): the exp-domain input */
     int64_t *in_n, *in_cap;
     int64_t *flips;    /* per image of the batch: flips so far */
     int64_t *now;      /* per image: flips in the current layer */
+    firstflip *first;  /* per image: its first flips */
     dq_expcheck *out;
 } flipcheck;
 
-/* Encode a and b with q and count, per image, the codes that differ; the
- * first flips of an image (none in earlier layers) record their gap. */
-static int compare_codes(flipcheck *f, const dq_qparams *q, const float *a,
-                         const dq_tensor *b)
+/* Encode a and b (input `input` of layer l) with q and count, per image,
+ * the codes that differ; the first flips of an image (none in earlier
+ * layers) record their gap. */
+static int compare_codes(flipcheck *f, int l, int input, const dq_qparams *q,
+                         const float *a, const dq_tensor *b)
 {
     dq_tensor ta = *b;
     ta.data = (float *)a;
@@ -325,8 +371,19 @@ static int compare_codes(flipcheck *f, const dq_qparams *q, const float *a,
             f->now[img]++;
             double d = fabs((double)va[i] - (double)vb[i]);
             double gap = scale > 0 ? d / scale : INFINITY;
-            if (!f->flips[img] && gap > f->out->max_flip_gap)
+            firstflip *ff = &f->first[img];
+            if (!f->flips[img] && (ff->n++ == 0 || gap > ff->gap)) {
+                ff->layer = l;
+                ff->input = input;
+                ff->gap = gap;
+            }
+            if (!f->flips[img] && (gap > f->out->max_flip_gap ||
+                                   f->out->gap_image < 0)) {
                 f->out->max_flip_gap = gap;
+                f->out->gap_image = f->b0 + img;
+                f->out->gap_layer = l;
+                f->out->gap_input = input;
+            }
         }
     }
     free(ca);
@@ -357,7 +414,7 @@ static int flip_capture(void *ctx, const dq_node *node, int input,
                         "values in one path, %lld in the other", node->name,
                         input, (long long)f->in_n[s], (long long)t->size);
     const xlayer *L = &f->x->L[l];
-    DQ_TRY(compare_codes(f, input ? L->qb : L->qa, f->in[s], t));
+    DQ_TRY(compare_codes(f, l, input, input ? L->qb : L->qa, f->in[s], t));
     for (int img = 0; img < f->B; img++) {
         f->out->code_flips += f->now[img];
         f->flips[img] += f->now[img];
@@ -373,12 +430,13 @@ static void flipcheck_free(flipcheck *f)
     free(f->in_cap);
     free(f->flips);
     free(f->now);
+    free(f->first);
 }
 
-/* Compare one batch of B images' logits into out. */
+/* Compare one batch of B images (the first is image b0) into out. */
 static void compare_batch(dq_expcheck *out, const float *le, const float *lf,
-                          const uint8_t *labels, const int64_t *flips, int B,
-                          int C)
+                          const uint8_t *labels, const int64_t *flips,
+                          const firstflip *first, int64_t b0, int B, int C)
 {
     for (int b = 0; b < B; b++) {
         const float *e = le + (size_t)b * C, *f = lf + (size_t)b * C;
@@ -389,12 +447,21 @@ static void compare_batch(dq_expcheck *out, const float *le, const float *lf,
             if (fabs((double)f[c]) > scale) scale = fabs((double)f[c]);
         }
         double rel = diff == 0.0 ? 0.0 : scale > 0.0 ? diff / scale : INFINITY;
-        if (rel > out->max_rel) out->max_rel = rel;
+        if (rel > out->max_rel) {
+            out->max_rel = rel;
+            out->worst_image = b0 + b;
+            out->worst_flips = flips[b];
+            out->worst_layer = flips[b] ? first[b].layer : -1;
+            out->worst_input = flips[b] ? first[b].input : -1;
+            out->worst_first = flips[b] ? first[b].n : 0;
+            out->worst_gap = flips[b] ? first[b].gap : 0.0;
+        }
         if (!flips[b] && rel > out->max_rel_noflip) out->max_rel_noflip = rel;
         if (diff > out->max_abs) out->max_abs = diff;
         out->flip_images += flips[b] != 0;
         int pe = argmax(e, C), pf = argmax(f, C);
         out->agree += pe == pf;
+        if (pe != pf && out->first_disagree < 0) out->first_disagree = b0 + b;
         out->exp_correct += pe == labels[b];
         out->fq_correct += pf == labels[b];
     }
@@ -411,6 +478,8 @@ int dq_expengine_check(dq_expengine *x, const dq_dataset *ds, int64_t n,
                         "fit the model's input", m->path, ds->split);
     if (n <= 0 || n > ds->n) n = ds->n;
     memset(out, 0, sizeof *out);
+    out->worst_image = out->first_disagree = out->gap_image = -1;
+    out->gap_layer = out->gap_input = out->worst_layer = out->worst_input = -1;
     dq_expengine_reset_counts(x);
     const int C = m->num_classes;
     dq_qmodel *q = dq_qmodel_alloc(m, x->plan);
@@ -423,8 +492,10 @@ int dq_expengine_check(dq_expengine *x, const dq_dataset *ds, int64_t n,
     f.in_cap = calloc((size_t)(2 * x->n + 1), sizeof *f.in_cap);
     f.flips = calloc((size_t)batch, sizeof *f.flips);
     f.now = calloc((size_t)batch, sizeof *f.now);
+    f.first = calloc((size_t)batch, sizeof *f.first);
     int rc = !q || !ee || !ef ? dq_error_status()
-             : !le || !lf || !f.in || !f.in_n || !f.in_cap || !f.flips || !f.now
+             : !le || !lf || !f.in || !f.in_n || !f.in_cap || !f.flips ||
+                     !f.now || !f.first
                  ? DQ_ERROR(DQ_ENOMEM, "expengine: out of memory")
                  : DQ_OK;
     if (rc == DQ_OK) rc = dq_expengine_attach(x, ee);
@@ -440,7 +511,9 @@ int dq_expengine_check(dq_expengine *x, const dq_dataset *ds, int64_t n,
         int B = (int)(n - b0 < batch ? n - b0 : batch);
         const float *img = ds->images->data + b0 * m->input_size;
         f.B = B;
+        f.b0 = b0;
         memset(f.flips, 0, sizeof *f.flips * (size_t)B);
+        memset(f.first, 0, sizeof *f.first * (size_t)B);
         double t0 = omp_get_wtime();
         clock_t c0 = clock();
         f.pass = 0;
@@ -454,7 +527,8 @@ int dq_expengine_check(dq_expengine *x, const dq_dataset *ds, int64_t n,
         out->exp_cpu_s += (double)(c1 - c0) / CLOCKS_PER_SEC;
         out->fq_cpu_s += (double)(clock() - c1) / CLOCKS_PER_SEC;
         if (rc == DQ_OK)
-            compare_batch(out, le, lf, ds->labels + b0, f.flips, B, C);
+            compare_batch(out, le, lf, ds->labels + b0, f.flips, f.first, b0,
+                          B, C);
         out->images += rc == DQ_OK ? B : 0;
         dq_progress_update(pr, b0 + B);
     }

@@ -6,17 +6,21 @@
  * dq_expengine_alloc() binds a plan to a model: every quantizable layer
  * (conv2d, linear: weight x input 0; matmul: input 1 in the weight role x
  * input 0 in the activation role) must hold per-tensor `expq` parameters
- * for both operands with one shared base (dq_expdot_params_from_quant);
- * anything else is DQ_EUNSUP naming the plan and the layer.  Weights are
- * encoded once, from the model's pristine weights.  dq_expengine_attach()
+ * for both operands with one shared base (dq_expdot_params_from_quant;
+ * the DNA-TEQ search gives the two operands of every layer, matmuls
+ * included, the base of their pair search, plan.h shared_base); anything
+ * else is DQ_EUNSUP naming the plan and the layer.  Weights are encoded
+ * once, from the model's pristine weights.  dq_expengine_attach()
  * installs the op override (engine.h hook (d)) on an engine of the same
  * model: each such node then encodes its float inputs with the plan's
  * activation parameters, runs dq_expdot_conv2d / _gemm / _matmul (exact
  * integer counters, FP64 combine), rounds to float and adds the bias in
- * float afterwards.  All other nodes run the engine's FP32 kernels.
- * Encoding x equals fake-quantizing it (quant.h: decode(encode(x)) =
- * Q(x)), so this computes, exactly, what the fake-quant path
- * (qinfer.h) computes in float32.
+ * float afterwards.  A matmul has the engine's torch.matmul semantics
+ * (ops.h dq_matmul_batch: broadcast batch dims, rank-1 operands).  All
+ * other nodes run the engine's FP32 kernels.  Encoding x equals
+ * fake-quantizing it (quant.h: decode(encode(x)) = Q(x)), so this
+ * computes, exactly, what the fake-quant path (qinfer.h) computes in
+ * float32.
  *
  * Counts: every forward adds the kernel's operation counts of each layer
  * (dq_expdot_counts: pairs = MACs, pairs with a zero code skipped, exponent
@@ -95,6 +99,17 @@ typedef struct {
     int64_t flip_images;    /* images with at least one */
     double max_rel_noflip;  /* largest relative error of the others */
     double max_flip_gap;    /* largest gap at an image's first flip */
+    /* Where (images numbered from 0 = the split's first): */
+    int64_t worst_image;    /* largest relative error (-1: all exact) */
+    int64_t worst_flips;    /* code flips of that image, in all layers */
+    int worst_layer;        /* its first flips: layer (-1: none), */
+    int worst_input;        /* input, */
+    int64_t worst_first;    /* how many codes flip there, */
+    double worst_gap;       /* and their largest gap */
+    int64_t first_disagree; /* first image whose predictions differ (-1) */
+    int64_t gap_image;      /* largest first-flip gap (-1: no flip) */
+    int gap_layer;          /* ... in this layer (dq_expengine_layer) */
+    int gap_input;          /* ... of this input (0, or 1 of a matmul) */
     double exp_s, fq_s;     /* wall time of each path, seconds */
     double exp_cpu_s, fq_cpu_s; /* process CPU time (all threads) */
 } dq_expcheck;

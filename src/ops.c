@@ -848,6 +848,41 @@ int dq_matmul_shape(int *rank_out, int64_t *shape_out, int rank_a,
     return DQ_OK;
 }
 
+int dq_matmul_batch_init(dq_matmul_batch *v, int rank_a,
+                         const int64_t *shape_a, int rank_b,
+                         const int64_t *shape_b)
+{
+    matmul_plan p;
+    DQ_TRY(matmul_plan_make(&p, rank_a, shape_a, rank_b, shape_b));
+    memset(v, 0, sizeof *v);
+    v->M = p.M;
+    v->K = p.K;
+    v->N = p.N;
+    v->batch = dq_shape_size(p.batch_rank, p.batch);
+    v->batch_rank = p.batch_rank;
+    v->batch_rank_a = p.batch_rank_a;
+    v->batch_rank_b = p.batch_rank_b;
+    memcpy(v->shape, p.batch, (size_t)p.batch_rank * sizeof(int64_t));
+    // element strides of a's and b's matrices through the batch shape
+    broadcast_strides(v->sa, p.batch_rank, p.batch, p.batch_rank_a, shape_a);
+    broadcast_strides(v->sb, p.batch_rank, p.batch, p.batch_rank_b, shape_b);
+    contiguous_strides(v->cs, p.batch_rank, p.batch);
+    return DQ_OK;
+}
+
+void dq_matmul_batch_index(const dq_matmul_batch *v, int64_t t, int64_t *ia,
+                           int64_t *ib)
+{
+    int64_t a = 0, b = 0;
+    for (int d = 0; d < v->batch_rank; d++) {
+        int64_t idx = (t / v->cs[d]) % v->shape[d];
+        a += idx * v->sa[d];
+        b += idx * v->sb[d];
+    }
+    *ia = a;
+    *ib = b;
+}
+
 /*
  * Batched matmul with torch.matmul semantics: a is (..., M, K), b is
  * (..., K, N), the leading "batch" dims broadcast, out is
@@ -862,16 +897,16 @@ int dq_matmul_forward(float *out, const float *a, const float *b, int rank_a,
                       const int64_t *shape_a, int rank_b,
                       const int64_t *shape_b)
 {
-    matmul_plan p;
-    DQ_TRY(matmul_plan_make(&p, rank_a, shape_a, rank_b, shape_b));
-    int M = (int)p.M, K = (int)p.K, N = (int)p.N;
-    int64_t nbatch = dq_shape_size(p.batch_rank, p.batch);
+    dq_matmul_batch v;
+    DQ_TRY(dq_matmul_batch_init(&v, rank_a, shape_a, rank_b, shape_b));
+    int M = (int)v.M, K = (int)v.K, N = (int)v.N;
+    int64_t nbatch = v.batch;
     if (nbatch == 0 || M == 0 || N == 0) return DQ_OK;
     if (K == 0) { // empty reduction: all zeros, and sgemm wants lda >= 1
         memset(out, 0, (size_t)(nbatch * M * N) * sizeof(float));
         return DQ_OK;
     }
-    if (p.batch_rank_b == 0) {
+    if (v.batch_rank_b == 0) {
         int64_t rows = nbatch * M;
         if (rows > INT_MAX)
             return DQ_ERROR(DQ_EOVERFLOW, "matmul: rows exceed INT_MAX");
@@ -881,21 +916,12 @@ int dq_matmul_forward(float *out, const float *a, const float *b, int rank_a,
             sgemm_tile(t, (int)rows, N, K, a, K, b, N, 0, out, N);
         return DQ_OK;
     }
-    // element strides of a's and b's matrices through the batch shape
-    int64_t ma[DQ_MAX_RANK], mb[DQ_MAX_RANK], cs[DQ_MAX_RANK];
-    broadcast_strides(ma, p.batch_rank, p.batch, p.batch_rank_a, shape_a);
-    broadcast_strides(mb, p.batch_rank, p.batch, p.batch_rank_b, shape_b);
-    contiguous_strides(cs, p.batch_rank, p.batch);
     int nt = gemm_tiles(M, N); // tiles per batch matrix
 #pragma omp parallel for
     for (int64_t j = 0; j < nbatch * nt; j++) {
         int64_t t = j / nt;     // batch matrix of job j
-        int64_t ia = 0, ib = 0; // matrix indices of a and b for batch t
-        for (int d = 0; d < p.batch_rank; d++) {
-            int64_t idx = (t / cs[d]) % p.batch[d];
-            ia += idx * ma[d];
-            ib += idx * mb[d];
-        }
+        int64_t ia, ib;         // matrix indices of a and b for batch t
+        dq_matmul_batch_index(&v, t, &ia, &ib);
         const float *a_t = a + ia * M * K; // seek to a's matrix
         const float *b_t = b + ib * K * N; // seek to b's matrix
         float *out_t = out + t * M * N;    // seek to the output matrix

@@ -34,6 +34,8 @@
 #ifndef DQ_OPS_H
 #define DQ_OPS_H
 
+#include "tensor.h" /* DQ_MAX_RANK */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -151,6 +153,29 @@ int dq_matmul_shape(int *rank_out, int64_t *shape_out, int rank_a,
 int dq_matmul_forward(float *out, const float *a, const float *b, int rank_a,
                       const int64_t *shape_a, int rank_b,
                       const int64_t *shape_b);
+
+/* The batch view of that matmul, as dq_matmul_forward runs it (for other
+ * executors of the same semantics, e.g. expengine.h): a is read as
+ * contiguous (M, K) matrices, b as (K, N) ones (a rank-1 a is one (1, K)
+ * row, a rank-1 b one (K, 1) column) and out as `batch` (M, N) matrices,
+ * one per element of the broadcast batch shape.  batch_rank_b == 0: b is
+ * one matrix that every output matrix shares. */
+typedef struct {
+    int64_t M, K, N;
+    int64_t batch;                 /* output matrices */
+    int batch_rank, batch_rank_a, batch_rank_b;
+    int64_t shape[DQ_MAX_RANK];    /* the broadcast batch shape */
+    int64_t sa[DQ_MAX_RANK], sb[DQ_MAX_RANK]; /* matrix strides; 0 = bcast */
+    int64_t cs[DQ_MAX_RANK];       /* contiguous strides of `shape` */
+} dq_matmul_batch;
+
+/* Same checks and errors as dq_matmul_shape. */
+int dq_matmul_batch_init(dq_matmul_batch *v, int rank_a,
+                         const int64_t *shape_a, int rank_b,
+                         const int64_t *shape_b);
+/* Matrices of a (*ia) and b (*ib) that output matrix t (0..batch-1) reads. */
+void dq_matmul_batch_index(const dq_matmul_batch *v, int64_t t, int64_t *ia,
+                           int64_t *ib);
 
 /* ---- data movement ---------------------------------------------------- */
 

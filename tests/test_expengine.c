@@ -9,7 +9,9 @@
  *   shared-base expq plan: the tiny conv -> bn -> relu -> fc model
  *   (tests/testmodels.h: padding, BatchNorm folded) and an attention
  *   block written below (linear on tokens, q·kᵀ and softmax·v matmuls, a
- *   matmul by a constant (K, N) matrix): every prediction identical, logits
+ *   matmul by a constant (K, N) matrix), and a multi-head one whose four
+ *   matmuls broadcast their batch dims (over heads, over images, a
+ *   constant (M, K) left operand): every prediction identical, logits
  *   within 1e-4 relative on images whose codes agree in every layer
  *   (measured ~3e-7: both compute the same sums, the fake-quant path in
  *   float32), code flips only from near-ties (expengine.h), the same
@@ -22,7 +24,8 @@
  *   no shared base) are rejected naming the plan and the layer.
  * - The drivers dnateq-energy and dnateq-expdot (sanitizer builds) on a
  *   28x28 model and plans written here: every output file, the columns
- *   and provenance of the summaries, a skipped model, and bad input (no
+ *   and provenance of the summaries (expdot: both pass rules, noflip in
+ *   force), a skipped model, and bad input (an unknown rule; no
  *   model; a plan that is not HDF5, named in the error).
  * - data/zoo/mlp.h5 with results/dnateq/plans/mlp_dnateq.h5 (skipped when
  *   either or the dataset is absent): identical predictions and the same
@@ -54,9 +57,21 @@
 
 #define MLP_IMAGES 300 /* keeps the zoo case near 10 s under ASan */
 
-static char *tiny_path, *attn_path;
+static char *tiny_path, *attn_path, *bcast_path;
 
-/* ---- the attention test model ------------------------------------------- */
+/* ---- the attention test models ------------------------------------------ */
+
+/* t (may be NULL) = uniform in [-0.5, 0.5) from the splitmix64 state *z. */
+static void fill_random(dq_tensor *t, uint64_t *z)
+{
+    for (int64_t j = 0; t && j < t->size; j++) {
+        uint64_t r = (*z += 0x9E3779B97F4A7C15ull);
+        r = (r ^ (r >> 30)) * 0xBF58476D1CE4E5B9ull;
+        r = (r ^ (r >> 27)) * 0x94D049BB133111EBull;
+        r = (r ^ (r >> 31)) >> 11;
+        t->data[j] = (float)((double)r * 0x1p-53 - 0.5);
+    }
+}
 
 /* x (4 tokens, 8) -> q, k, v = linear(x); s = q · kᵀ; p = softmax(s);
  * o = p · v; oc = o · C (a constant 8x8); f = flatten(oc); fc (3x32). */
@@ -103,13 +118,92 @@ static int attn_write(const char *path)
         for (int t = 0; rc == DQ_OK && t < nparams; t++) {
             dq_tensor *p = t ? dq_tensor_alloc4("bias", 1, d0, 0, 0, 0)
                              : dq_tensor_alloc4("weight", 2, d0, d1, 0, 0);
-            for (int64_t j = 0; p && j < p->size; j++) { /* splitmix64 */
-                uint64_t r = (z += 0x9E3779B97F4A7C15ull);
-                r = (r ^ (r >> 30)) * 0xBF58476D1CE4E5B9ull;
-                r = (r ^ (r >> 27)) * 0x94D049BB133111EBull;
-                r = (r ^ (r >> 31)) >> 11;
-                p->data[j] = (float)((double)r * 0x1p-53 - 0.5);
-            }
+            fill_random(p, &z);
+            snprintf(obj, sizeof obj, "%s/%s", g,
+                     is_c ? "value" : t ? "bias" : "weight");
+            rc = p ? dq_h5_write_tensor(f, obj, p, 0) : DQ_ENOMEM;
+            dq_tensor_free(p);
+        }
+    }
+    if (rc != DQ_OK) {
+        dq_h5_abort(f);
+        return rc;
+    }
+    return dq_h5_commit(f);
+}
+
+/* Multi-head attention whose matmuls broadcast their batch dims (the
+ * engine's torch.matmul semantics), x (4 tokens, 8):
+ *   qh = permute(reshape(linear(x), (B,4,2,8)))          (B, 2, 4, 8)
+ *   kr = reshape(permute(linear(x)), (B,1,8,4))          (B, 1, 8, 4)
+ *   s  = qh · kr        batch (B,2) x (B,1): b over heads (B, 2, 4, 4)
+ *   o  = softmax(s) · vr, vr (B,1,4,8): b over heads     (B, 2, 4, 8)
+ *   oc = o · c, constant c (2,8,3): b over images        (B, 2, 4, 3)
+ *   e  = d · oc, constant d (5,4): a over every batch    (B, 2, 5, 3)
+ *   fc = linear(flatten(e)) (3 x 30). */
+static int bcast_write(const char *path)
+{
+    static const struct {
+        const char *name, *op, *inputs;
+        int n;           /* entries of v */
+        int64_t v[4];    /* linear: weight shape; reshape: shape after the
+                            batch dim; permute: dims; constant: shape */
+    } nodes[] = {
+        {"x", "input", "", 0, {0}},
+        {"q", "linear", "x", 2, {16, 8}},
+        {"qr", "reshape", "q", 3, {4, 2, 8}},
+        {"qh", "permute", "qr", 4, {0, 2, 1, 3}},
+        {"k", "linear", "x", 2, {8, 8}},
+        {"kt", "permute", "k", 3, {0, 2, 1}},
+        {"kr", "reshape", "kt", 3, {1, 8, 4}},
+        {"s", "matmul", "qh,kr", 0, {0}},
+        {"p", "softmax", "s", 0, {0}},
+        {"v", "linear", "x", 2, {8, 8}},
+        {"vr", "reshape", "v", 3, {1, 4, 8}},
+        {"o", "matmul", "p,vr", 0, {0}},
+        {"c", "constant", "", 3, {2, 8, 3}},
+        {"oc", "matmul", "o,c", 0, {0}},
+        {"d", "constant", "", 2, {5, 4}},
+        {"e", "matmul", "d,oc", 0, {0}},
+        {"f", "flatten", "e", 0, {0}},
+        {"fc", "linear", "f", 2, {3, 30}},
+    };
+    const int64_t shape[2] = {4, 8};
+    dq_h5 *f = dq_h5_create(path, "dnateq-model", 1);
+    if (!f) return dq_error_status();
+    int rc = dq_h5_set_attr_str(f, "/", "output", "fc");
+    if (rc == DQ_OK) rc = dq_h5_set_attr_ints(f, "/", "input_shape", shape, 2);
+    if (rc == DQ_OK) rc = dq_h5_set_attr_int(f, "/", "num_classes", 3);
+    if (rc == DQ_OK) rc = dq_h5_set_attr_str(f, "/", "model_name", "bcast");
+    uint64_t z = 91;
+    for (size_t i = 0; rc == DQ_OK && i < sizeof nodes / sizeof nodes[0]; i++) {
+        const char *op = nodes[i].op;
+        char g[64], obj[128];
+        snprintf(g, sizeof g, "/nodes/%s", nodes[i].name);
+        if ((rc = dq_h5_mkgroup(f, g)) != DQ_OK ||
+            (rc = dq_h5_set_attr_int(f, g, "index", (int64_t)i)) != DQ_OK ||
+            (rc = dq_h5_set_attr_str(f, g, "op", op)) != DQ_OK ||
+            (rc = dq_h5_set_attr_str(f, g, "inputs", nodes[i].inputs)) != DQ_OK)
+            break;
+        if (strcmp(op, "reshape") == 0) { /* (-1, v...), -1 = the batch */
+            int64_t s[4] = {-1}, bm[4] = {1, 0, 0, 0};
+            memcpy(s + 1, nodes[i].v, sizeof(int64_t) * (size_t)nodes[i].n);
+            rc = dq_h5_set_attr_ints(f, g, "shape", s, nodes[i].n + 1);
+            if (rc == DQ_OK)
+                rc = dq_h5_set_attr_ints(f, g, "batch_mult", bm, nodes[i].n + 1);
+        }
+        if (strcmp(op, "permute") == 0)
+            rc = dq_h5_set_attr_ints(f, g, "dims", nodes[i].v, nodes[i].n);
+        if (strcmp(op, "softmax") == 0)
+            rc = dq_h5_set_attr_int(f, g, "dim", -1);
+        if (strcmp(op, "flatten") == 0 &&
+            (rc = dq_h5_set_attr_int(f, g, "start_dim", 1)) == DQ_OK)
+            rc = dq_h5_set_attr_int(f, g, "end_dim", -1);
+        int is_c = strcmp(op, "constant") == 0, is_fc = strcmp(op, "linear") == 0;
+        for (int t = 0; rc == DQ_OK && (is_c || is_fc) && t < 1 + is_fc; t++) {
+            dq_tensor *p = t ? dq_tensor_alloc("bias", 1, nodes[i].v)
+                             : dq_tensor_alloc("weight", nodes[i].n, nodes[i].v);
+            fill_random(p, &z);
             snprintf(obj, sizeof obj, "%s/%s", g,
                      is_c ? "value" : t ? "bias" : "weight");
             rc = p ? dq_h5_write_tensor(f, obj, p, 0) : DQ_ENOMEM;
@@ -129,14 +223,17 @@ static int setup(void **state)
     const dq_test_fixture *fx = *state;
     tiny_path = dq_test_path(fx->dir, "tiny.h5");
     attn_path = dq_test_path(fx->dir, "attn.h5");
+    bcast_path = dq_test_path(fx->dir, "bcast.h5");
     if (tiny_write(tiny_path, TINY_OK) != DQ_OK) return -1;
-    return attn_write(attn_path) == DQ_OK ? 0 : -1;
+    if (attn_write(attn_path) != DQ_OK) return -1;
+    return bcast_write(bcast_path) == DQ_OK ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     free(tiny_path);
     free(attn_path);
+    free(bcast_path);
     return dq_test_fixture_teardown(state);
 }
 
@@ -301,6 +398,14 @@ static void assert_check_exact(const dq_expcheck *c)
     assert_true(c->max_flip_gap <= 1e-4);
     assert_true(c->max_rel_noflip <= c->max_rel);
     if (c->flip_images == 0) assert_true(c->max_rel == c->max_rel_noflip);
+    /* where: the worst image, its first flips, the largest gap */
+    assert_true(c->worst_image >= -1 && c->worst_image < c->images);
+    assert_true((c->worst_image < 0) == (c->max_rel == 0.0));
+    assert_true((c->first_disagree < 0) == (c->agree == c->images));
+    assert_true((c->gap_image < 0) == (c->flip_images == 0));
+    assert_true((c->worst_layer < 0) == (c->worst_flips == 0));
+    assert_true(c->worst_first <= c->worst_flips);
+    if (c->flip_images == 0) assert_int_equal(c->gap_layer, -1);
 }
 
 /* Logits of the exp-domain path at `threads` OpenMP threads. */
@@ -360,6 +465,31 @@ static void test_attention(void **state)
 {
     (void)state;
     check_model(attn_path, 5, 4, 1.4);
+}
+
+/* Matmuls whose batch dims broadcast, on either operand: the engine's
+ * shapes, then the same rule as above (the counts against dq_optable,
+ * which reads every broadcast operand once per inference). */
+static void test_broadcast(void **state)
+{
+    (void)state;
+    dq_model *m = dq_model_load(bcast_path);
+    if (!m) fail_msg("%s", dq_error_message());
+    dq_shape *sh = calloc((size_t)m->n_nodes, sizeof *sh);
+    assert_non_null(sh);
+    assert_int_equal(dq_model_shapes(m, 3, sh), DQ_OK);
+    static const struct { const char *name; int rank; int64_t d[4]; } want[] = {
+        {"s", 4, {3, 2, 4, 4}}, {"o", 4, {3, 2, 4, 8}},
+        {"oc", 4, {3, 2, 4, 3}}, {"e", 4, {3, 2, 5, 3}}};
+    for (int i = 0; i < 4; i++) {
+        const dq_shape *s = &sh[dq_model_find(m, want[i].name)];
+        assert_int_equal(s->rank, want[i].rank);
+        assert_memory_equal(s->d, want[i].d, sizeof(int64_t) * 4);
+    }
+    free(sh);
+    dq_model_free(m);
+    check_model(bcast_path, 5, 4, 1.4);
+    check_model(bcast_path, 3, 6, 1.7);
 }
 
 /* The consumer rule for output bits, and the per-scheme precisions. */
@@ -536,11 +666,24 @@ static void test_drivers(void **state)
     free(f);
     assert_int_equal(n, 2);
     assert_true(strncmp(l[0], "model,images,agree,agreement,max_rel_err,", 41) == 0);
+    const char *tail = ",pass_strict,pass_noflip,rule,pass";
+    assert_string_equal(l[0] + strlen(l[0]) - strlen(tail), tail);
     assert_true(strncmp(l[1], "tiny28,20,20,1.000000,", 22) == 0);
-    assert_true(strcmp(strrchr(l[1], ','), ",1") == 0); /* counts match */
+    /* counts match; both rules pass, the noflip one is in force */
+    const char *pass = ",1,1,noflip,1";
+    assert_non_null(strstr(l[1], pass));
+    assert_string_equal(strstr(l[1], pass), pass);
     free_lines(l, n);
 
-    /* bad input: no model with its files; a plan that is not HDF5 */
+    /* bad input: an unknown pass rule; no model with its files; a plan
+     * that is not HDF5 */
+    snprintf(cmd, sizeof cmd, EXPDOT " -q --out %s --set expdot.rule=lenient "
+             "--set expdot.models=tiny28 --set expdot.zoo_dir=%s --set "
+             "expdot.plans_dir=%s 2>&1", d, d, d);
+    st = dq_test_run(cmd, &out);
+    assert_true(st != 0);
+    assert_non_null(strstr(out, "strict|noflip"));
+    free(out);
     snprintf(cmd, sizeof cmd, ENERGY " -q --out %s --set "
              "energy_run.models=none 2>&1", d);
     st = dq_test_run(cmd, &out);
@@ -604,6 +747,7 @@ int main(void)
         cmocka_unit_test(test_hook),
         cmocka_unit_test(test_tiny),
         cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_broadcast),
         cmocka_unit_test(test_optable),
         cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_drivers),
