@@ -61,7 +61,7 @@ static const dq_cfg_key compare_keys[] = {
     {"compare", "test_images", DQ_CFG_INT, "0", 0, DQ_FMNIST_TEST,
      "test images every row is evaluated on (first N; 0: all).  run.quick "
      "caps test_images at 300, select_images at 64 and int8_val_images "
-     "at 128"},
+     "at 128, and the uniform sweep uses the first two calibrators"},
     {"compare", "weight_calibrator", DQ_CFG_STR, "minmax", 1, 0,
      "uniform sweep: clipping of the weights (minmax, percentile, mse, kl, "
      "or same = the activations' calibrator)"},
@@ -226,6 +226,7 @@ static void uniform_jobs(const dq_config *cfg, int quick, jobs *js)
     if (n > 4) dq_fatal(2, "[compare] calibrators: at most 4");
     for (int i = 0; i < n; i++)
         if (calibrator_parse(item[i], &cals[ncal++]) != DQ_OK) dq_die();
+    if (quick && ncal > 2) ncal = 2; /* run.quick: the first two */
     snprintf(buf, sizeof buf, "%s", dq_config_str(cfg, "compare", "granularity"));
     n = split_list(buf, item, 2);
     for (int i = 0; i < n; i++) {

@@ -48,7 +48,7 @@
 
 #define MAX_MODELS 32
 #define MAX_HIST 64
-#define QUICK_MAX_SAMPLE 65536 /* run.quick caps fit.max_sample here */
+#define QUICK_MAX_SAMPLE 16384 /* run.quick caps fit.max_sample here */
 
 static const dq_cfg_key distfit_keys[] = {
     {"distfit", "models", DQ_CFG_STR, "mlp, alexnet, resnet20, vit", 1, 0,
@@ -73,7 +73,7 @@ static const dq_cli_spec spec = {
     .usage_extra = "Writes <run.out>/distfit/<model>.csv, summary.{csv,md,tex}, "
                    "shares_*.dat and hist_<model>_<tensor>.dat.\n"
                    "fit.seed defaults to run.seed (--seed); run.quick caps "
-                   "fit.max_sample at 65536.",
+                   "fit.max_sample at 16384.",
     .tables = tables,
 };
 

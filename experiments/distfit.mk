@@ -10,7 +10,7 @@
 # Input: the tensor dumps data/tensors/<model>.h5 (made by dump.mk's rule
 # from build/bin/dnateq-dump).  One run covers every model, because the
 # summary pools them.  QUICK=1 writes to results-quick and runs with
-# run.quick (fits on at most 65,536 values per tensor).
+# run.quick (fits on at most 16,384 values per tensor).
 
 DISTFIT_RESDIR := $(if $(QUICK),results-quick,results)
 DISTFIT_MODELS ?= $(sort $(basename $(notdir $(wildcard data/zoo/*.h5))))

@@ -83,7 +83,7 @@ static dq_cfg_key *table_copy(const dq_cfg_key *src, const char *section,
 /* run.quick (make ... QUICK=1): a smoke test on the first images of the
  * splits, with coarse searches (search_opts). */
 #define QUICK_REPORT 300     /* val and test images reported on */
-#define QUICK_SEARCH_VAL 200 /* val images of each search */
+#define QUICK_SEARCH_VAL 128 /* val images of each search */
 #define QUICK_BITS_MAX 6     /* top of the searched bit range */
 
 /* ---- per-model results ------------------------------------------------------ */
@@ -154,7 +154,7 @@ static void search_opts(const dq_config *cfg, const char *sec,
         o->val_images = QUICK_SEARCH_VAL;
     if (o->sens_images == 0 || o->sens_images > QUICK_SEARCH_VAL / 2)
         o->sens_images = QUICK_SEARCH_VAL / 2;
-    if (o->max_evals > 16) o->max_evals = 16;
+    if (o->max_evals > 10) o->max_evals = 10;
     if (o->act_samples > 16384) o->act_samples = 16384;
     if (o->n_max > QUICK_BITS_MAX && o->n_min <= QUICK_BITS_MAX)
         o->n_max = QUICK_BITS_MAX;

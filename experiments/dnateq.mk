@@ -13,7 +13,7 @@
 # A model runs with configs/dnateq_<model>.ini when that file exists, else
 # with configs/dnateq.ini.  QUICK=1 writes to results-quick and sets
 # run.quick, a smoke test: calibration on 256 calib images, each search on
-# 200 val images, 3..6 bits, with at most 16 evaluations and coarse parameter
+# 128 val images, 3..6 bits, with at most 10 evaluations and coarse parameter
 # searches, results on the first 300 val and test images.
 
 DNATEQ_RESDIR := $(if $(QUICK),results-quick,results)

@@ -45,7 +45,8 @@ static const dq_cfg_key qerror_keys[] = {
      "tensor dump (format dnateq-tensors); empty: data/tensors/<model>.h5 "
      "from run.model"},
     {"qerror", "bits_min", DQ_CFG_INT, "2", 2, 8,
-     "smallest bitwidth (run.quick: at least 3)"},
+     "smallest bitwidth (run.quick: at least 3; run.quick also sets "
+     "uniform_calibrators = minmax,mse and coarse [quant] expq searches)"},
     {"qerror", "bits_max", DQ_CFG_INT, "8", 2, 8,
      "largest bitwidth (run.quick: at most 5)"},
     {"qerror", "schemes", DQ_CFG_STR, "all", 1, 0,
@@ -196,7 +197,7 @@ static int split_list(char *s, char **items, int max)
     return n;
 }
 
-static int make_variants(const dq_config *c, int quick, variant **out, int *nout)
+static int make_variants(const dq_config *c, variant **out, int *nout)
 {
     char *sch = strdup(dq_config_str(c, "qerror", "schemes"));
     char *cal = strdup(dq_config_str(c, "qerror", "uniform_calibrators"));
@@ -209,7 +210,6 @@ static int make_variants(const dq_config *c, int quick, variant **out, int *nout
     }
     char *names[64], *cals[8];
     int nn, nc = split_list(cal, cals, 8), nv = 0, st = DQ_OK;
-    if (quick) nc = nc > 0 ? 1 : 0; /* QUICK: the first calibrator only */
     if (strcmp(sch, "all") == 0) {
         nn = dq_quant_count();
         for (int i = 0; i < nn; i++) names[i] = (char *)dq_quant_get(i)->name;
@@ -532,12 +532,22 @@ static int write_params(const char *path, const dq_config *c, const char *model,
 
 /* ---- main ---------------------------------------------------------------------- */
 
-/* run.quick narrows the bit range to QUICK_BITS_MIN..QUICK_BITS_MAX (in
- * the config, so the result files record it). */
+/* run.quick: bits QUICK_BITS_MIN..QUICK_BITS_MAX, the minmax and mse
+ * calibrators of uniform (the two the paper quotes) and coarse expq
+ * parameter searches, set in the config so that the result files record
+ * them. */
 #define QUICK_BITS_MIN 3
 #define QUICK_BITS_MAX 5
-static int quick_bits(dq_config *c)
+static int quick_config(dq_config *c)
 {
+    static const char *const coarse[][2] = {
+        {"base_grid", "12"}, {"base_tol", "0.01"}, {"lloyd_iters", "4"},
+        {"refine_evals", "2"}};
+    for (size_t i = 0; i < sizeof coarse / sizeof coarse[0]; i++)
+        DQ_TRY(dq_config_set(c, "quant", coarse[i][0], coarse[i][1],
+                             "run.quick"));
+    DQ_TRY(dq_config_set(c, "qerror", "uniform_calibrators", "minmax,mse",
+                         "run.quick"));
     int64_t lo = dq_config_int(c, "qerror", "bits_min");
     int64_t hi = dq_config_int(c, "qerror", "bits_max");
     char v[16];
@@ -555,10 +565,10 @@ static int quick_bits(dq_config *c)
 int main(int argc, char **argv)
 {
     dq_config *c = dq_cli_parse(&spec, argc, argv);
+    int quick = dq_config_bool(c, "run", "quick");
+    if (quick && quick_config(c) != DQ_OK) dq_die();
     dq_quant_opts qo;
     if (dq_quant_opts_from_config(c, "quant", &qo) != DQ_OK) dq_die();
-    int quick = dq_config_bool(c, "run", "quick");
-    if (quick && quick_bits(c) != DQ_OK) dq_die();
     int bmin = (int)dq_config_int(c, "qerror", "bits_min");
     int bmax = (int)dq_config_int(c, "qerror", "bits_max");
     if (bmin > bmax)
@@ -590,7 +600,7 @@ int main(int argc, char **argv)
     free(dump_cfg);
     variant *vs = NULL;
     int nv = 0;
-    if (make_variants(c, quick, &vs, &nv) != DQ_OK) dq_die();
+    if (make_variants(c, &vs, &nv) != DQ_OK) dq_die();
 
     /* jobs in a fixed order: tensor, variant, bits */
     int nbits = bmax - bmin + 1;

@@ -8,7 +8,8 @@
 #
 # Input: the tensor dumps data/tensors/<model>.h5, made by the dump step
 # (build/bin/dnateq-dump).  QUICK=1 writes to results-quick and runs
-# dnateq-qerror with run.quick (first uniform calibrator only, 3..5 bits).
+# dnateq-qerror with run.quick (uniform with minmax and mse only, 3..5 bits, coarse
+# expq parameter searches).
 
 QERROR_RESDIR := $(if $(QUICK),results-quick,results)
 QERROR_MODELS ?= $(sort $(basename $(notdir $(wildcard data/zoo/*.h5))))

@@ -39,6 +39,8 @@ do for [f in files] {
     pareto = resdir . "/compare/" . model . "_pareto.dat"
     fl = families(f)
     n = nfam(fl)
+    array F[n]   # the family names, looked up once (not per data point)
+    do for [i=1:n] { F[i] = fam(fl, i) }
     top = fp32(f)
     set yrange [top - 12 : top + 1.5]
     set xrange [1.5 : 9]
@@ -53,9 +55,9 @@ do for [f in files] {
         set output resdir . "/compare/" . model . "_acc_bits." . term
         set title "compare: " . model . " (test split; points below the range omitted)"
         plot pareto using 1:($2 * 100) with lines lw 1.5 lc rgb "#444444" title "Pareto front", \
-             for [i=1:n] f using (sel(fam(fl, i), 12)):(100 * sel(fam(fl, i), 16)) \
-                 with points pt pt(fam(fl, i), i) ps ps(fam(fl, i)) \
-                 lc rgb col(fam(fl, i), i) title fam(fl, i), \
+             for [i=1:n] f using (sel(F[i], 12)):(100 * sel(F[i], 16)) \
+                 with points pt pt(F[i], i) ps ps(F[i]) \
+                 lc rgb col(F[i], i) title F[i], \
              f using (sel("DNA-TEQ", 12)):(100 * sel("DNA-TEQ", 16)):(sprintf(" DNA-TEQ %.2f b", column(12))) \
                  with labels left offset 1,0 font ",9" tc rgb "#d62728" notitle
         set output
