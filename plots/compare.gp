@@ -48,7 +48,7 @@ do for [f in files] {
     set label 1 sprintf("FP32 %.2f%%", top) at graph 0.02, first top + 0.4 font ",8"
     do for [term in "pdf png"] {
         if (term eq "pdf") {
-            set terminal pdfcairo size 8in,4.5in font ",10"
+            set terminal pdfcairo size 7.2in,3.6in font ",9"
         } else {
             set terminal pngcairo size 1100,620 font ",10"
         }
@@ -59,7 +59,7 @@ do for [f in files] {
                  with points pt pt(F[i], i) ps ps(F[i]) \
                  lc rgb col(F[i], i) title F[i], \
              f using (sel("DNA-TEQ", 12)):(100 * sel("DNA-TEQ", 16)):(sprintf(" DNA-TEQ %.2f b", column(12))) \
-                 with labels left offset 1,0 font ",9" tc rgb "#d62728" notitle
+                 with labels left offset 2,0 font ",9" tc rgb "#d62728" notitle
         set output
     }
     unset arrow 1

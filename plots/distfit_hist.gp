@@ -34,7 +34,7 @@ do for [f in files] {
     base = f[1:strlen(f) - 4]
     do for [term in "pdf png"] {
         if (term eq "pdf") {
-            set terminal pdfcairo size 10in,4in font ",10"
+            set terminal pdfcairo size 7.2in,3in font ",9"
         } else {
             set terminal pngcairo size 1400,560 font ",10"
         }

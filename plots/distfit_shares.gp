@@ -33,7 +33,7 @@ set key outside right top vertical font ",8"
 
 do for [term in "pdf png"] {
     if (term eq "pdf") {
-        set terminal pdfcairo size 10in,4in font ",10"
+        set terminal pdfcairo size 7.2in,3in font ",9"
     } else {
         set terminal pngcairo size 1400,560 font ",10"
     }

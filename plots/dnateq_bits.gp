@@ -36,7 +36,7 @@ set xtics rotate by 60 right font ",7" nomirror noenhanced
 
 do for [term in "pdf png"] {
     if (term eq "pdf") {
-        set terminal pdfcairo size 11in,(3.4 * rows)in font ",10"
+        set terminal pdfcairo size 7.2in,(2.6 * rows)in font ",9"
     } else {
         set terminal pngcairo size 1500,(460 * rows) font ",10"
     }

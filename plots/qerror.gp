@@ -40,7 +40,7 @@ do for [f in files] {
     n = nseries(f)
     do for [term in "pdf png"] {
         if (term eq "pdf") {
-            set terminal pdfcairo size 11in,4.2in font ",10"
+            set terminal pdfcairo size 7.2in,3.4in font ",8"
         } else {
             set terminal pngcairo size 1500,560 font ",10"
         }
