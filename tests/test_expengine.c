@@ -73,6 +73,19 @@ static void fill_random(dq_tensor *t, uint64_t *z)
     }
 }
 
+/* Fill p (NULL: out of memory) with seeded values and write it as <g>/<name>;
+ * frees p. */
+static int put_param(dq_h5 *f, const char *g, const char *name, dq_tensor *p,
+                     uint64_t *z)
+{
+    char obj[256];
+    fill_random(p, z);
+    snprintf(obj, sizeof obj, "%s/%s", g, name);
+    int rc = p ? dq_h5_write_tensor(f, obj, p, 0) : DQ_ENOMEM;
+    dq_tensor_free(p);
+    return rc;
+}
+
 /* x (4 tokens, 8) -> q, k, v = linear(x); s = q · kᵀ; p = softmax(s);
  * o = p · v; oc = o · C (a constant 8x8); f = flatten(oc); fc (3x32). */
 static int attn_write(const char *path)
@@ -97,7 +110,7 @@ static int attn_write(const char *path)
     if (rc == DQ_OK) rc = dq_h5_set_attr_str(f, "/", "model_name", "attn");
     uint64_t z = 77;
     for (size_t i = 0; rc == DQ_OK && i < sizeof nodes / sizeof nodes[0]; i++) {
-        char g[64], obj[128];
+        char g[64];
         snprintf(g, sizeof g, "/nodes/%s", nodes[i].name);
         if ((rc = dq_h5_mkgroup(f, g)) != DQ_OK ||
             (rc = dq_h5_set_attr_int(f, g, "index", (int64_t)i)) != DQ_OK ||
@@ -118,11 +131,7 @@ static int attn_write(const char *path)
         for (int t = 0; rc == DQ_OK && t < nparams; t++) {
             dq_tensor *p = t ? dq_tensor_alloc4("bias", 1, d0, 0, 0, 0)
                              : dq_tensor_alloc4("weight", 2, d0, d1, 0, 0);
-            fill_random(p, &z);
-            snprintf(obj, sizeof obj, "%s/%s", g,
-                     is_c ? "value" : t ? "bias" : "weight");
-            rc = p ? dq_h5_write_tensor(f, obj, p, 0) : DQ_ENOMEM;
-            dq_tensor_free(p);
+            rc = put_param(f, g, is_c ? "value" : t ? "bias" : "weight", p, &z);
         }
     }
     if (rc != DQ_OK) {
@@ -178,7 +187,7 @@ static int bcast_write(const char *path)
     uint64_t z = 91;
     for (size_t i = 0; rc == DQ_OK && i < sizeof nodes / sizeof nodes[0]; i++) {
         const char *op = nodes[i].op;
-        char g[64], obj[128];
+        char g[64];
         snprintf(g, sizeof g, "/nodes/%s", nodes[i].name);
         if ((rc = dq_h5_mkgroup(f, g)) != DQ_OK ||
             (rc = dq_h5_set_attr_int(f, g, "index", (int64_t)i)) != DQ_OK ||
@@ -203,11 +212,7 @@ static int bcast_write(const char *path)
         for (int t = 0; rc == DQ_OK && (is_c || is_fc) && t < 1 + is_fc; t++) {
             dq_tensor *p = t ? dq_tensor_alloc("bias", 1, nodes[i].v)
                              : dq_tensor_alloc("weight", nodes[i].n, nodes[i].v);
-            fill_random(p, &z);
-            snprintf(obj, sizeof obj, "%s/%s", g,
-                     is_c ? "value" : t ? "bias" : "weight");
-            rc = p ? dq_h5_write_tensor(f, obj, p, 0) : DQ_ENOMEM;
-            dq_tensor_free(p);
+            rc = put_param(f, g, is_c ? "value" : t ? "bias" : "weight", p, &z);
         }
     }
     if (rc != DQ_OK) {
