@@ -12,7 +12,11 @@
 
 if (!exists("resdir")) resdir = "results"
 if (system("test -f plots/style.gp && echo y") eq "y") { load "plots/style.gp" }
-files = system("ls " . resdir . "/dnateq/*_layers.csv 2>/dev/null")
+# the zoo's order (mlp, alexnet, resnet20, vit), then any other model
+files = system("ls " . resdir . "/dnateq/*_layers.csv 2>/dev/null | awk '{r = 5; " . \
+               "if (/\\/mlp_/) r = 1; else if (/\\/alexnet_/) r = 2; " . \
+               "else if (/\\/resnet20_/) r = 3; else if (/\\/vit_/) r = 4; print r, $0}' " . \
+               "| sort -k1,1n -k2 | cut -d' ' -f2-")
 if (words(files) == 0) { print "dnateq_bits.gp: no " . resdir . "/dnateq/*_layers.csv"; exit }
 
 set datafile separator comma
