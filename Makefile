@@ -29,7 +29,13 @@ BINS     := $(DRV_SRC:experiments/%.c=build/bin/dnateq-%)
 SAN_BINS := $(DRV_SRC:experiments/%.c=build/san/bin/dnateq-%)
 TESTS    := $(TEST_SRC:tests/%.c=build/test/%)
 
-GITREV := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+# The revision every result file records: HEAD, "-dirty" when a tracked
+# input differs from it.  The outputs (results/ and the committed paper PDF)
+# are not inputs, so a reproduce run that rewrites them does not turn its
+# own revision dirty (which would also relink every binary mid-run).
+GITREV := $(shell r=$$(git rev-parse --short=12 HEAD 2>/dev/null) || { echo unknown; exit 0; }; \
+    git diff --quiet HEAD -- . ':(exclude)results' ':(exclude)paper/dnateq-repro.pdf' 2>/dev/null \
+    && echo $$r || echo $$r-dirty)
 
 .PHONY: all deps deps-torch test bench bench-engine reproduce check-outputs figures paper zoo clean help run
 .DEFAULT_GOAL := all
